@@ -1,0 +1,112 @@
+package authz
+
+import (
+	"time"
+
+	"github.com/actions-authz/actions-authz/claims"
+)
+
+// Config is the whole configuration file. Field names are the contract of
+// DESIGN.md; zero values are replaced by the documented defaults when the file
+// is parsed.
+type Config struct {
+	Server    ServerConfig          `yaml:"server"`
+	Issuers   []claims.IssuerConfig `yaml:"issuers"`
+	Audiences []string              `yaml:"audiences"`
+	Token     TokenConfig           `yaml:"token"`
+	Cache     CacheConfig           `yaml:"cache"`
+	Log       LogConfig             `yaml:"log"`
+	Upstream  UpstreamConfig        `yaml:"upstream"`
+	Policies  []PolicyConfig        `yaml:"policies"`
+}
+
+// ServerConfig holds the listeners. The binary reads it; authz only validates it.
+type ServerConfig struct {
+	GRPCAddr        string        `yaml:"grpc_addr"`         // default ":9000"
+	HTTPAddr        string        `yaml:"http_addr"`         // default ":9001"
+	ForwardAuthAddr string        `yaml:"forward_auth_addr"` // off when empty
+	ShutdownGrace   time.Duration `yaml:"shutdown_grace"`    // default 10s
+	TLS             *TLSConfig    `yaml:"tls"`
+}
+
+// TLSConfig enables TLS, and with ClientCAFile mutual TLS, on the gRPC listener.
+type TLSConfig struct {
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// TokenConfig says where the token is and how it is checked.
+type TokenConfig struct {
+	// Header is "authorization" (meaning "Bearer <jwt>") or another header that
+	// carries the raw JWT. Default "authorization". Stored lower-case.
+	Header   string        `yaml:"header"`
+	Leeway   time.Duration `yaml:"leeway"`    // default 60s
+	MaxBytes int           `yaml:"max_bytes"` // default 8192
+}
+
+// CacheConfig bounds the verified-token cache.
+type CacheConfig struct {
+	MaxEntries int `yaml:"max_entries"` // default 100000
+}
+
+// LogConfig sets the log level and which decisions are logged.
+type LogConfig struct {
+	Level     string `yaml:"level"`     // debug | info | warn | error; default info
+	Decisions string `yaml:"decisions"` // all | deny | none; default all
+}
+
+// UpstreamConfig says what an allowed request carries to the upstream.
+type UpstreamConfig struct {
+	HeaderPrefix string   `yaml:"header_prefix"` // default "x-github-"; stored lower-case
+	Claims       []string `yaml:"claims"`        // default: DefaultUpstreamClaims
+	RemoveToken  *bool    `yaml:"remove_token"`  // default true
+}
+
+// DefaultUpstreamClaims are the claims sent upstream when upstream.claims is absent.
+var DefaultUpstreamClaims = []string{
+	"repository", "repository_id", "repository_owner", "repository_owner_id", "ref", "sha",
+	"workflow_ref", "job_workflow_ref", "environment", "event_name", "actor", "run_id", "run_attempt",
+}
+
+// PolicyConfig is one policy as written in the file.
+type PolicyConfig struct {
+	Name      string       `yaml:"name"`
+	Match     *MatchConfig `yaml:"match"`     // optional; without it the policy is chosen only by name
+	Audiences []string     `yaml:"audiences"` // optional override of the global list
+	Mode      string       `yaml:"mode"`      // "" (enforce) or "dry_run"
+	// AllowAnyRepository opts out of the owner-pinning rule. check warns about it.
+	AllowAnyRepository bool         `yaml:"allow_any_repository"`
+	Allow              []RuleConfig `yaml:"allow"`
+}
+
+// MatchConfig selects a policy by request attributes; every listed
+// attribute must match (AND), and a list matches any of its items.
+type MatchConfig struct {
+	Hosts        []string `yaml:"hosts"`         // with or without port; "*.example.com" matches subdomains
+	PathPrefixes []string `yaml:"path_prefixes"` // compared with the path without its query string
+	Methods      []string `yaml:"methods"`       // case-insensitive
+}
+
+// RuleConfig is one allow rule: claim name to condition, all of which must
+// hold. Its keys keep the order of the file, for messages and explain.
+type RuleConfig struct {
+	Conditions []ConditionConfig
+}
+
+// ConditionConfig is one claim condition of a rule.
+type ConditionConfig struct {
+	Claim string
+	Value Value
+	Line  int // line in the file, for messages; 0 when unknown
+}
+
+// Value is a condition value: exactly one of Exact (an exact string, or a glob
+// when it holds * or ?), AnyOf (matches if any item matches), Regex (RE2,
+// anchored at both ends) or Not (negation) is set.
+type Value struct {
+	Exact *string
+	AnyOf []Value
+	Regex *string
+	Not   *Value
+}

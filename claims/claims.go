@@ -1,0 +1,248 @@
+// Package claims verifies GitHub Actions OIDC ID tokens and exposes their claims.
+//
+// A Verifier trusts one or more issuers, each with its own JSON Web Key Set
+// (discovered, fetched from an explicit URL, or read from a file), and turns a
+// raw token into a typed Claims value only when the signature, algorithm,
+// issuer, audience and time claims all check out. The package knows nothing
+// about policies, HTTP front doors or Envoy.
+package claims
+
+import (
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Claims is a verified GitHub Actions OIDC token: the registered JWT claims
+// and every claim GitHub documents. GitHub encodes all of its own claims as
+// JSON strings, IDs and booleans included, and so does this struct.
+type Claims struct {
+	jwt.RegisteredClaims
+
+	Actor                string `json:"actor,omitempty"`
+	ActorID              string `json:"actor_id,omitempty"`
+	BaseRef              string `json:"base_ref,omitempty"`
+	CheckRunID           string `json:"check_run_id,omitempty"`
+	Enterprise           string `json:"enterprise,omitempty"`
+	EnterpriseID         string `json:"enterprise_id,omitempty"`
+	Environment          string `json:"environment,omitempty"`
+	EnvironmentNodeID    string `json:"environment_node_id,omitempty"`
+	EventName            string `json:"event_name,omitempty"`
+	HeadRef              string `json:"head_ref,omitempty"`
+	IssuerScope          string `json:"issuer_scope,omitempty"`
+	JobWorkflowRef       string `json:"job_workflow_ref,omitempty"`
+	JobWorkflowSHA       string `json:"job_workflow_sha,omitempty"`
+	Ref                  string `json:"ref,omitempty"`
+	RefProtected         string `json:"ref_protected,omitempty"`
+	RefType              string `json:"ref_type,omitempty"`
+	Repository           string `json:"repository,omitempty"`
+	RepositoryID         string `json:"repository_id,omitempty"`
+	RepositoryOwner      string `json:"repository_owner,omitempty"`
+	RepositoryOwnerID    string `json:"repository_owner_id,omitempty"`
+	RepositoryVisibility string `json:"repository_visibility,omitempty"`
+	RunAttempt           string `json:"run_attempt,omitempty"`
+	RunID                string `json:"run_id,omitempty"`
+	RunNumber            string `json:"run_number,omitempty"`
+	RunnerEnvironment    string `json:"runner_environment,omitempty"`
+	SHA                  string `json:"sha,omitempty"`
+	Workflow             string `json:"workflow,omitempty"`
+	WorkflowRef          string `json:"workflow_ref,omitempty"`
+	WorkflowSHA          string `json:"workflow_sha,omitempty"`
+}
+
+// Field names one claim. Policies resolve claim names to a Field once, at
+// load, so that the request path reads a claim without a map or reflection.
+type Field uint8
+
+// The claims a policy may name. FieldInvalid is the zero value and names none.
+const (
+	FieldInvalid Field = iota
+	FieldIssuer
+	FieldSubject
+	FieldAudience
+	FieldJTI
+	FieldActor
+	FieldActorID
+	FieldBaseRef
+	FieldCheckRunID
+	FieldEnterprise
+	FieldEnterpriseID
+	FieldEnvironment
+	FieldEnvironmentNodeID
+	FieldEventName
+	FieldHeadRef
+	FieldIssuerScope
+	FieldJobWorkflowRef
+	FieldJobWorkflowSHA
+	FieldRef
+	FieldRefProtected
+	FieldRefType
+	FieldRepository
+	FieldRepositoryID
+	FieldRepositoryOwner
+	FieldRepositoryOwnerID
+	FieldRepositoryVisibility
+	FieldRunAttempt
+	FieldRunID
+	FieldRunNumber
+	FieldRunnerEnvironment
+	FieldSHA
+	FieldWorkflow
+	FieldWorkflowRef
+	FieldWorkflowSHA
+	fieldCount
+)
+
+var fieldNames = [fieldCount]string{
+	FieldIssuer:               "iss",
+	FieldSubject:              "sub",
+	FieldAudience:             "aud",
+	FieldJTI:                  "jti",
+	FieldActor:                "actor",
+	FieldActorID:              "actor_id",
+	FieldBaseRef:              "base_ref",
+	FieldCheckRunID:           "check_run_id",
+	FieldEnterprise:           "enterprise",
+	FieldEnterpriseID:         "enterprise_id",
+	FieldEnvironment:          "environment",
+	FieldEnvironmentNodeID:    "environment_node_id",
+	FieldEventName:            "event_name",
+	FieldHeadRef:              "head_ref",
+	FieldIssuerScope:          "issuer_scope",
+	FieldJobWorkflowRef:       "job_workflow_ref",
+	FieldJobWorkflowSHA:       "job_workflow_sha",
+	FieldRef:                  "ref",
+	FieldRefProtected:         "ref_protected",
+	FieldRefType:              "ref_type",
+	FieldRepository:           "repository",
+	FieldRepositoryID:         "repository_id",
+	FieldRepositoryOwner:      "repository_owner",
+	FieldRepositoryOwnerID:    "repository_owner_id",
+	FieldRepositoryVisibility: "repository_visibility",
+	FieldRunAttempt:           "run_attempt",
+	FieldRunID:                "run_id",
+	FieldRunNumber:            "run_number",
+	FieldRunnerEnvironment:    "runner_environment",
+	FieldSHA:                  "sha",
+	FieldWorkflow:             "workflow",
+	FieldWorkflowRef:          "workflow_ref",
+	FieldWorkflowSHA:          "workflow_sha",
+}
+
+var fieldByName = func() map[string]Field {
+	m := make(map[string]Field, fieldCount)
+	for f := FieldIssuer; f < fieldCount; f++ {
+		m[fieldNames[f]] = f
+	}
+	return m
+}()
+
+// LookupField returns the Field for a claim name as it appears in the token
+// ("repository_owner_id"), and false for a name GitHub does not document.
+func LookupField(name string) (Field, bool) {
+	f, ok := fieldByName[name]
+	return f, ok
+}
+
+// String returns the claim name of f as it appears in the token.
+func (f Field) String() string {
+	if f == FieldInvalid || f >= fieldCount {
+		return "invalid"
+	}
+	return fieldNames[f]
+}
+
+// Names returns every claim name a policy may use, in a fixed order.
+func Names() []string {
+	out := make([]string, 0, fieldCount-1)
+	for f := FieldIssuer; f < fieldCount; f++ {
+		out = append(out, fieldNames[f])
+	}
+	return out
+}
+
+// Value returns the string value of claim f. An absent claim and an empty
+// one both return "". For "aud" it returns the first audience.
+func (c *Claims) Value(f Field) string {
+	switch f {
+	case FieldIssuer:
+		return c.Issuer
+	case FieldSubject:
+		return c.Subject
+	case FieldAudience:
+		if len(c.Audience) > 0 {
+			return c.Audience[0]
+		}
+		return ""
+	case FieldJTI:
+		return c.ID
+	case FieldActor:
+		return c.Actor
+	case FieldActorID:
+		return c.ActorID
+	case FieldBaseRef:
+		return c.BaseRef
+	case FieldCheckRunID:
+		return c.CheckRunID
+	case FieldEnterprise:
+		return c.Enterprise
+	case FieldEnterpriseID:
+		return c.EnterpriseID
+	case FieldEnvironment:
+		return c.Environment
+	case FieldEnvironmentNodeID:
+		return c.EnvironmentNodeID
+	case FieldEventName:
+		return c.EventName
+	case FieldHeadRef:
+		return c.HeadRef
+	case FieldIssuerScope:
+		return c.IssuerScope
+	case FieldJobWorkflowRef:
+		return c.JobWorkflowRef
+	case FieldJobWorkflowSHA:
+		return c.JobWorkflowSHA
+	case FieldRef:
+		return c.Ref
+	case FieldRefProtected:
+		return c.RefProtected
+	case FieldRefType:
+		return c.RefType
+	case FieldRepository:
+		return c.Repository
+	case FieldRepositoryID:
+		return c.RepositoryID
+	case FieldRepositoryOwner:
+		return c.RepositoryOwner
+	case FieldRepositoryOwnerID:
+		return c.RepositoryOwnerID
+	case FieldRepositoryVisibility:
+		return c.RepositoryVisibility
+	case FieldRunAttempt:
+		return c.RunAttempt
+	case FieldRunID:
+		return c.RunID
+	case FieldRunNumber:
+		return c.RunNumber
+	case FieldRunnerEnvironment:
+		return c.RunnerEnvironment
+	case FieldSHA:
+		return c.SHA
+	case FieldWorkflow:
+		return c.Workflow
+	case FieldWorkflowRef:
+		return c.WorkflowRef
+	case FieldWorkflowSHA:
+		return c.WorkflowSHA
+	}
+	return ""
+}
+
+// Get returns the value of the claim with the given name and whether it is
+// present (known and non-empty).
+func (c *Claims) Get(name string) (string, bool) {
+	f, ok := LookupField(name)
+	if !ok {
+		return "", false
+	}
+	v := c.Value(f)
+	return v, v != ""
+}
