@@ -1,0 +1,216 @@
+package claims
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"slices"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Client-safe descriptions of each refusal. They name the rule that failed,
+// never a value taken from the token.
+const (
+	descTooLarge       = "token is too large"
+	descMalformed      = "token is malformed"
+	descUnverifiable   = "token could not be verified"
+	descCritical       = "token uses unsupported critical header parameters"
+	descAlgorithm      = "token signing algorithm is not accepted"
+	descKeyAlgorithm   = "token signing algorithm does not match its key"
+	descMissingKID     = "token has no key ID"
+	descUnknownKey     = "token signing key is not known"
+	descSignature      = "token signature is invalid"
+	descIssuer         = "token issuer is not trusted"
+	descAudience       = "token audience is not accepted"
+	descExpired        = "token has expired"
+	descNotYetValid    = "token is not valid yet"
+	descIssuedInFuture = "token was issued in the future"
+	descMissingIss     = "token has no issuer"
+	descMissingExp     = "token has no expiry"
+	descMissingIat     = "token has no issue time"
+	descMissingSub     = "token has no subject"
+	descMissingClaim   = "token is missing a required claim"
+	descNotIDToken     = "token is not a GitHub Actions ID token"
+	descUnavailable    = "signing keys for the token issuer are unavailable"
+)
+
+// Verify checks raw, a compact JWS, and returns its claims when it is a
+// GitHub Actions ID token from a configured issuer, for a configured audience,
+// signed by a current key of that issuer with an accepted algorithm, and
+// within its lifetime (give or take the leeway).
+//
+// A refused token yields an *Error that wraps ErrInvalidToken; a token that
+// cannot be checked because its issuer's keys were never fetched or are older
+// than MaxStale yields one that wraps ErrKeysUnavailable. Verify waits for a
+// key refresh (on an unknown kid) no longer than ctx.
+//
+// The checks run cheapest first, and every check that needs no key runs before
+// a key is looked up, so a forged or stale token never triggers a refresh:
+//
+//  1. size, before any parsing (ReasonTooLarge);
+//  2. structure: three base64url segments, JSON header and claims
+//     (ReasonMalformed), an alg some issuer accepts (ReasonAlgorithm);
+//  3. then, in keyFor: no crit header; iss equal to a configured issuer
+//     (ReasonIssuer); alg accepted for that issuer (ReasonAlgorithm); a kid
+//     (ReasonMissingKID); exp and iat present, exp, nbf and iat within the
+//     leeway (ReasonExpired, ReasonNotYetValid, ReasonIssuedInFuture,
+//     ReasonMissingClaim); aud holding a configured audience (ReasonAudience);
+//     repository and repository_owner_id present (ReasonNotIDToken) and a
+//     non-empty sub (ReasonMissingClaim); the issuer's keys not stale
+//     (ErrKeysUnavailable); the key named by kid, refreshing once if unknown
+//     (ReasonUnknownKey). jku, x5u, jwk and x5t headers are never used;
+//  4. the signature (ReasonSignature), then the time claims again.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
+	if len(raw) > v.maxBytes {
+		return nil, invalid(ReasonTooLarge, descTooLarge, nil)
+	}
+	c := new(Claims)
+	tok, err := v.parser.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
+		return v.keyFor(ctx, t)
+	})
+	if err != nil {
+		return nil, v.classify(tok, err)
+	}
+	return c, nil
+}
+
+// keyFor is the jwt.Keyfunc of Verify. jwt has decoded the header and claims
+// and checked the alg against every configured algorithm; keyFor checks the
+// claims against this issuer and returns the verification key, or an *Error.
+func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
+	c, ok := t.Claims.(*Claims)
+	if !ok {
+		return nil, invalid(ReasonMalformed, descUnverifiable, nil)
+	}
+	// RFC 7515: a crit header names extensions the verifier must understand;
+	// this one understands none.
+	if _, ok := t.Header["crit"]; ok {
+		return nil, invalid(ReasonMalformed, descCritical, nil)
+	}
+
+	// The issuer, exactly: no trailing-slash or prefix leniency.
+	if c.Issuer == "" {
+		return nil, invalid(ReasonMissingClaim, descMissingIss, nil)
+	}
+	is, ok := v.issuers[c.Issuer]
+	if !ok {
+		return nil, invalid(ReasonIssuer, descIssuer, nil)
+	}
+	if !slices.Contains(is.cfg.Algorithms, t.Method.Alg()) {
+		return nil, invalid(ReasonAlgorithm, descAlgorithm, nil)
+	}
+	if kid, _ := t.Header[jwkset.HeaderKID].(string); kid == "" {
+		return nil, invalid(ReasonMissingKID, descMissingKID, nil)
+	}
+
+	// Time claims. jwt checks them again after the signature; checking them
+	// here keeps expired tokens away from the key sets.
+	if c.ExpiresAt == nil {
+		return nil, invalid(ReasonMissingClaim, descMissingExp, nil)
+	}
+	if c.IssuedAt == nil {
+		return nil, invalid(ReasonMissingClaim, descMissingIat, nil)
+	}
+	if err := v.validator.Validate(c); err != nil {
+		if e := claimsError(err); e != nil {
+			return nil, e
+		}
+		return nil, invalid(ReasonMalformed, descUnverifiable, err)
+	}
+
+	if !v.audienceOK(c.Audience) {
+		return nil, invalid(ReasonAudience, descAudience, nil)
+	}
+	// GitHub's runner token carries the same iss and key as an ID token but
+	// no sub and no repository claims: it must never pass.
+	if c.Repository == "" || c.RepositoryOwnerID == "" {
+		return nil, invalid(ReasonNotIDToken, descNotIDToken, nil)
+	}
+	if c.Subject == "" {
+		return nil, invalid(ReasonMissingClaim, descMissingSub, nil)
+	}
+
+	if !v.usable(is) {
+		return nil, unavailable(descUnavailable, nil)
+	}
+	return v.lookup(ctx, is, t)
+}
+
+// lookup returns the public key the token's kid names in its issuer's set,
+// refreshing the set once (rate-limited, shared) when the kid is unknown.
+func (v *Verifier) lookup(ctx context.Context, is *issuerKeys, t *jwt.Token) (any, error) {
+	kf := is.kf.KeyfuncCtx(ctx)
+	key, err := kf(t)
+	if errors.Is(err, jwkset.ErrKeyNotFound) {
+		v.refreshForKID(ctx, is)
+		key, err = kf(t)
+	}
+	switch {
+	case errors.Is(err, jwkset.ErrKeyNotFound):
+		return nil, invalid(ReasonUnknownKey, descUnknownKey, nil)
+	case err != nil:
+		// keyfunc refuses a token whose alg differs from its key's alg.
+		return nil, invalid(ReasonAlgorithm, descKeyAlgorithm, err)
+	}
+	pub, ok := key.(*rsa.PublicKey)
+	if !ok {
+		// Unreachable: parseKey stores RSA public keys only.
+		return nil, invalid(ReasonUnknownKey, descUnknownKey, nil)
+	}
+	return pub, nil
+}
+
+// audienceOK reports whether aud holds one of the configured audiences.
+func (v *Verifier) audienceOK(aud jwt.ClaimStrings) bool {
+	for _, a := range aud {
+		if slices.Contains(v.audiences, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// classify turns a ParseWithClaims error into an *Error, by error identity
+// and the parsed token, never by error text.
+func (v *Verifier) classify(tok *jwt.Token, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e // from keyFor
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return invalid(ReasonMalformed, descMalformed, err)
+	case tok != nil && tok.Method == nil:
+		if _, ok := tok.Header["alg"]; !ok {
+			return invalid(ReasonMalformed, descMalformed, err)
+		}
+		return invalid(ReasonAlgorithm, descAlgorithm, err) // an alg jwt does not know
+	case tok != nil && !slices.Contains(v.algs, tok.Method.Alg()):
+		return invalid(ReasonAlgorithm, descAlgorithm, err) // none, HS256, PS256...
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return invalid(ReasonSignature, descSignature, err)
+	}
+	if e := claimsError(err); e != nil {
+		return e
+	}
+	return invalid(ReasonMalformed, descUnverifiable, err)
+}
+
+// claimsError maps a jwt claim-validation error to an *Error, or returns nil.
+func claimsError(err error) *Error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return invalid(ReasonExpired, descExpired, err)
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return invalid(ReasonIssuedInFuture, descIssuedInFuture, err)
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return invalid(ReasonNotYetValid, descNotYetValid, err)
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return invalid(ReasonMissingClaim, descMissingClaim, err)
+	case errors.Is(err, jwt.ErrInvalidType), errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return invalid(ReasonMalformed, descMalformed, err)
+	}
+	return nil
+}
