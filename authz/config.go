@@ -18,6 +18,10 @@ type Config struct {
 	Log       LogConfig             `yaml:"log"`
 	Upstream  UpstreamConfig        `yaml:"upstream"`
 	Policies  []PolicyConfig        `yaml:"policies"`
+
+	// Set by ParseConfig: the compiled policy and the warnings for check.
+	engine   *Engine
+	warnings []string
 }
 
 // ServerConfig holds the listeners. The binary reads it; authz only validates it.
@@ -104,6 +108,10 @@ type ConditionConfig struct {
 // Value is a condition value: exactly one of Exact (an exact string, or a glob
 // when it holds * or ?), AnyOf (matches if any item matches), Regex (RE2,
 // anchored at both ends) or Not (negation) is set.
+//
+// In YAML a value is a string, a sequence of values, {regex: "..."} or
+// {not: <value>}. Numbers and booleans are refused: GitHub claims are
+// strings, so they must be quoted.
 type Value struct {
 	Exact *string
 	AnyOf []Value

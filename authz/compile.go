@@ -1,0 +1,425 @@
+package authz
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/actions-authz/actions-authz/claims"
+)
+
+// compiler validates a decoded configuration and compiles it into an Engine,
+// collecting every problem rather than stopping at the first. root is the
+// file's node tree, for line numbers.
+type compiler struct {
+	root     *yaml.Node
+	problems []*problem
+	warnings []string
+}
+
+func (c *compiler) fail(line int, place, msg string) {
+	c.problems = append(c.problems, &problem{line: line, place: place, msg: msg})
+}
+
+func (c *compiler) warn(line int, place, msg string) {
+	c.warnings = append(c.warnings, (&problem{line: line, place: place, msg: msg}).Error())
+}
+
+// compile validates cfg and returns its Engine; the Engine is only
+// meaningful when no problem was recorded.
+func (c *compiler) compile(cfg *Config) *Engine {
+	c.server(&cfg.Server, child(c.root, "server"))
+	c.issuers(cfg.Issuers, child(c.root, "issuers"))
+	c.audiences(cfg.Audiences, child(c.root, "audiences"), "audiences", true)
+	c.token(&cfg.Token, child(c.root, "token"))
+	c.limits(cfg)
+	c.log(&cfg.Log, child(c.root, "log"))
+	e := &Engine{tokenHeader: cfg.Token.Header, removeToken: *cfg.Upstream.RemoveToken}
+	c.upstream(e, &cfg.Upstream, child(c.root, "upstream"))
+	c.policies(e, cfg, child(c.root, "policies"))
+	return e
+}
+
+func (c *compiler) server(s *ServerConfig, n *yaml.Node) {
+	line := lineOf(n, 0)
+	for _, a := range []struct{ key, addr string }{
+		{"grpc_addr", s.GRPCAddr}, {"http_addr", s.HTTPAddr}, {"forward_auth_addr", s.ForwardAuthAddr},
+	} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			c.fail(lineOf(child(n, a.key), line), "server: "+a.key, "invalid address "+strconv.Quote(a.addr)+": want host:port or :port")
+		}
+	}
+	if s.ShutdownGrace < 0 {
+		c.fail(lineOf(child(n, "shutdown_grace"), line), "server: shutdown_grace", "must not be negative")
+	}
+	if t := s.TLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
+		c.fail(lineOf(child(n, "tls"), line), "server: tls", "cert_file and key_file are both required")
+	}
+}
+
+func (c *compiler) issuers(list []claims.IssuerConfig, n *yaml.Node) {
+	if len(list) == 0 {
+		c.fail(lineOf(n, 0), "issuers", "no issuers: list at least one (url: https://token.actions.githubusercontent.com for github.com)")
+		return
+	}
+	seen := make(map[string]int)
+	for i, is := range list {
+		in := item(n, i)
+		place := "issuers" + index(i)
+		line := lineOf(in, lineOf(n, 0))
+		urlLine := lineOf(child(in, "url"), line)
+		switch {
+		case is.URL == "":
+			c.fail(line, place+": url", "missing issuer url")
+		default:
+			if err := checkURL(is.URL, true); err != "" {
+				c.fail(urlLine, place+": url", err)
+			} else if strings.HasSuffix(is.URL, "/") {
+				c.warn(urlLine, place+": url", "ends with \"/\": the issuer is matched exactly and GitHub's has no trailing slash")
+			}
+			if first, dup := seen[is.URL]; dup {
+				c.fail(urlLine, place+": url", "issuer "+strconv.Quote(is.URL)+" is listed twice (also issuers"+index(first)+")")
+			}
+			seen[is.URL] = i
+		}
+		if is.JWKSURL != "" {
+			if err := checkURL(is.JWKSURL, false); err != "" {
+				c.fail(lineOf(child(in, "jwks_url"), line), place+": jwks_url", err)
+			}
+			if is.JWKSFile != "" {
+				c.fail(lineOf(child(in, "jwks_file"), line), place, "set jwks_url or jwks_file, not both")
+			}
+		}
+		for j, alg := range is.Algorithms {
+			if alg != "RS256" && alg != "RS384" && alg != "RS512" {
+				c.fail(lineOf(item(child(in, "algorithms"), j), line), place+": algorithms"+index(j),
+					"unsupported algorithm "+strconv.Quote(alg)+": want RS256, RS384 or RS512")
+			}
+		}
+		for _, d := range []struct {
+			key string
+			neg bool
+		}{
+			{"refresh_interval", is.RefreshInterval < 0}, {"refresh_min_interval", is.RefreshMinInterval < 0}, {"max_stale", is.MaxStale < 0},
+		} {
+			if d.neg {
+				c.fail(lineOf(child(in, d.key), line), place+": "+d.key, "must not be negative")
+			}
+		}
+	}
+}
+
+// checkURL returns what is wrong with an issuer or JWKS URL, or "". Only
+// https is accepted, and http for a loopback host (127.0.0.0/8, ::1,
+// localhost), for development issuers.
+func checkURL(s string, issuer bool) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "invalid URL " + strconv.Quote(s)
+	}
+	switch {
+	case u.Host == "" || u.Opaque != "":
+		return "invalid URL " + strconv.Quote(s) + ": want https://host/path"
+	case u.User != nil:
+		return "URL " + strconv.Quote(s) + " must not hold user information"
+	case issuer && (u.RawQuery != "" || u.Fragment != ""):
+		return "issuer " + strconv.Quote(s) + " must not have a query or fragment"
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return ""
+	}
+	return "URL " + strconv.Quote(s) + " must use https (http is accepted only for loopback hosts)"
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// audiences checks an audience list; required says whether it may be empty.
+func (c *compiler) audiences(list []string, n *yaml.Node, place string, required bool) {
+	if len(list) == 0 {
+		if required {
+			c.fail(lineOf(n, 0), place, "no audiences: the token's aud must be one of them (use a custom audience per deployment)")
+		} else if list != nil {
+			c.fail(lineOf(n, 0), place, "empty list; remove the key to use the global audiences")
+		}
+		return
+	}
+	for i, a := range list {
+		if a == "" {
+			c.fail(lineOf(item(n, i), lineOf(n, 0)), place+index(i), "empty audience")
+		}
+	}
+}
+
+func (c *compiler) token(t *TokenConfig, n *yaml.Node) {
+	if !isHeaderName(t.Header) {
+		c.fail(lineOf(child(n, "header"), lineOf(n, 0)), "token: header", "invalid header name "+strconv.Quote(t.Header))
+	}
+	if t.MaxBytes < 0 {
+		c.fail(lineOf(child(n, "max_bytes"), lineOf(n, 0)), "token: max_bytes", "must not be negative")
+	}
+}
+
+func (c *compiler) limits(cfg *Config) {
+	if cfg.Cache.MaxEntries < 0 {
+		n := child(c.root, "cache")
+		c.fail(lineOf(child(n, "max_entries"), lineOf(n, 0)), "cache: max_entries", "must not be negative")
+	}
+}
+
+func (c *compiler) log(l *LogConfig, n *yaml.Node) {
+	switch l.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		c.fail(lineOf(child(n, "level"), lineOf(n, 0)), "log: level", "invalid level "+strconv.Quote(l.Level)+": want debug, info, warn or error")
+	}
+	switch l.Decisions {
+	case "all", "deny", "none":
+	default:
+		c.fail(lineOf(child(n, "decisions"), lineOf(n, 0)), "log: decisions", "invalid value "+strconv.Quote(l.Decisions)+": want all, deny or none")
+	}
+}
+
+// isHeaderName reports whether s is a valid HTTP header name (an RFC 9110
+// token); pseudo-headers such as ":path" are not.
+func isHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(b)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *compiler) upstream(e *Engine, u *UpstreamConfig, n *yaml.Node) {
+	line := lineOf(n, 0)
+	e.prefix = u.HeaderPrefix
+	if !isHeaderName(u.HeaderPrefix) {
+		c.fail(lineOf(child(n, "header_prefix"), line), "upstream: header_prefix", "invalid header name prefix "+strconv.Quote(u.HeaderPrefix))
+	}
+	claimsNode := child(n, "claims")
+	e.setNames = make(map[string]struct{}, len(u.Claims))
+	for i, name := range u.Claims {
+		place := "upstream: claims" + index(i)
+		f, ok := claims.LookupField(name)
+		if !ok {
+			c.fail(lineOf(item(claimsNode, i), line), place, unknownClaim(name))
+			continue
+		}
+		h := u.HeaderPrefix + strings.ReplaceAll(name, "_", "-")
+		if _, dup := e.setNames[h]; dup {
+			c.fail(lineOf(item(claimsNode, i), line), place, "claim "+strconv.Quote(name)+" is listed twice")
+			continue
+		}
+		e.setNames[h] = struct{}{}
+		e.upstream = append(e.upstream, upstreamHeader{name: h, field: f})
+	}
+	tokenLine := lineOf(child(child(c.root, "token"), "header"), line)
+	switch {
+	case hasKey(e.setNames, e.tokenHeader):
+		c.fail(tokenLine, "token: header", strconv.Quote(e.tokenHeader)+" is also an upstream identity header")
+	case strings.HasPrefix(e.tokenHeader, e.prefix) && !e.removeToken:
+		c.fail(tokenLine, "token: header", strconv.Quote(e.tokenHeader)+" starts with upstream.header_prefix, so it is always removed; remove_token: false cannot keep it")
+	}
+}
+
+func hasKey(m map[string]struct{}, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func unknownClaim(name string) string {
+	return "unknown claim " + strconv.Quote(name) + " (known: " + strings.Join(claims.Names(), ", ") + ")"
+}
+
+func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
+	if len(cfg.Policies) == 0 {
+		c.fail(lineOf(n, 0), "policies", "no policies: every request would be denied")
+		return
+	}
+	e.byName = make(map[string]*policy, len(cfg.Policies))
+	for i := range cfg.Policies {
+		pc := &cfg.Policies[i]
+		pn := item(n, i)
+		place := policyPlace(i, pc.Name)
+		p := c.policy(i, pc, pn, place, cfg.Audiences)
+		e.policies = append(e.policies, p)
+		if pc.Name == "" {
+			continue
+		}
+		if first, dup := e.byName[pc.Name]; dup {
+			c.fail(lineOf(child(pn, "name"), lineOf(pn, 0)), place+": name",
+				"duplicate policy name "+strconv.Quote(pc.Name)+" (also policies"+index(first.index)+")")
+			continue
+		}
+		e.byName[pc.Name] = p
+		if p.match != nil {
+			e.routed = append(e.routed, p)
+		}
+	}
+}
+
+func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, global []string) *policy {
+	line := lineOf(n, 0)
+	p := &policy{
+		index:     i,
+		name:      pc.Name,
+		audiences: global,
+		noRule:    "policy " + strconv.Quote(pc.Name) + ": no rule matched",
+		dryRunMsg: "policy " + strconv.Quote(pc.Name) + ": no rule matched (allowed: dry_run)",
+	}
+	if pc.Name == "" {
+		c.fail(line, place+": name", "empty policy name: every policy needs one")
+	}
+	if pc.Match != nil {
+		p.match = c.route(pc.Match, child(n, "match"), place+": match")
+	}
+	if pc.Audiences != nil {
+		c.audiences(pc.Audiences, child(n, "audiences"), place+": audiences", false)
+		if len(pc.Audiences) > 0 {
+			p.audiences = pc.Audiences
+		}
+	}
+	switch pc.Mode {
+	case "":
+	case "dry_run":
+		p.dryRun = true
+		c.warn(lineOf(child(n, "mode"), line), place+": mode", "dry_run: requests that no rule allows are allowed anyway, and only logged")
+	default:
+		c.fail(lineOf(child(n, "mode"), line), place+": mode", "invalid mode "+strconv.Quote(pc.Mode)+`: want dry_run, or no mode to enforce`)
+	}
+	if pc.AllowAnyRepository {
+		c.warn(lineOf(child(n, "allow_any_repository"), line), place,
+			"allow_any_repository: true: its rules need not pin the repository owner, so a workflow in any repository on GitHub may be allowed")
+	}
+	allow := child(n, "allow")
+	if len(pc.Allow) == 0 {
+		c.fail(lineOf(allow, line), place+": allow", "empty allow: the policy would deny every request")
+	}
+	for j := range pc.Allow {
+		p.rules = append(p.rules, c.rule(&pc.Allow[j], lineOf(item(allow, j), line), at(place, "allow"+index(j)), pc.AllowAnyRepository))
+	}
+	return p
+}
+
+// rule compiles one allow rule and checks that it pins the owner.
+func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bool) rule {
+	if len(rc.Conditions) == 0 {
+		c.fail(line, place, "empty rule: list at least one claim condition")
+		return rule{}
+	}
+	var r rule
+	pinned, pinnedByID := false, false
+	for _, cc := range rc.Conditions {
+		cline := cc.Line
+		if cline == 0 {
+			cline = line
+		}
+		f, ok := claims.LookupField(cc.Claim)
+		if !ok {
+			c.fail(cline, place, unknownClaim(cc.Claim))
+			continue
+		}
+		m, pins, err := compileValue(cc.Value, pinKindOf(f))
+		if err != nil {
+			for _, p := range problems(at(place, cc.Claim), err) {
+				p.line = cline
+				c.problems = append(c.problems, p)
+			}
+			continue
+		}
+		r.conds = append(r.conds, condition{field: f, m: m, text: cc.Value.String()})
+		if pins {
+			pinned = true
+			pinnedByID = pinnedByID || f != claims.FieldRepository && f != claims.FieldRepositoryOwner
+		}
+	}
+	switch {
+	case anyRepository:
+	case !pinned:
+		c.fail(line, place, "does not pin the repository owner: constrain repository_owner_id, repository_id, "+
+			"repository_owner, repository or enterprise_id with a value that cannot match every owner "+
+			"(GitHub signs tokens for every repository with the same keys), or set allow_any_repository: true on the policy")
+	case !pinnedByID:
+		c.warn(line, place, "pins the owner by name only; names can be deleted and re-registered, prefer repository_owner_id or repository_id")
+	}
+	return r
+}
+
+// route compiles a match section.
+func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route {
+	line := lineOf(n, 0)
+	if len(m.Hosts) == 0 && len(m.PathPrefixes) == 0 && len(m.Methods) == 0 {
+		c.fail(line, place, "empty match: list hosts, path_prefixes or methods, or remove match to select the policy only by name")
+		return nil
+	}
+	rt := &route{}
+	hosts := child(n, "hosts")
+	for i, h := range m.Hosts {
+		hp, err := parseHost(h)
+		if err != "" {
+			c.fail(lineOf(item(hosts, i), line), place+": hosts"+index(i), err)
+			continue
+		}
+		rt.hosts = append(rt.hosts, hp)
+	}
+	paths := child(n, "path_prefixes")
+	for i, p := range m.PathPrefixes {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
+			c.fail(lineOf(item(paths, i), line), place+": path_prefixes"+index(i),
+				"invalid path prefix "+strconv.Quote(p)+": want a path starting with / and without query")
+			continue
+		}
+		rt.paths = append(rt.paths, p)
+	}
+	methods := child(n, "methods")
+	for i, meth := range m.Methods {
+		if !isHeaderName(meth) {
+			c.fail(lineOf(item(methods, i), line), place+": methods"+index(i), "invalid method "+strconv.Quote(meth))
+			continue
+		}
+		rt.methods = append(rt.methods, strings.ToUpper(meth))
+	}
+	return rt
+}
+
+// parseHost parses a match.hosts entry: "example.com", "example.com:8443",
+// "*.example.com", "[::1]:9000".
+func parseHost(s string) (hostPattern, string) {
+	if s == "" || strings.ContainsAny(s, "/ @") {
+		return hostPattern{}, "invalid host " + strconv.Quote(s) + ": want a host name, optionally with :port, not a URL"
+	}
+	host, port := splitHostPort(strings.ToLower(s))
+	if port != "" {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return hostPattern{}, "invalid port in host " + strconv.Quote(s)
+		}
+	}
+	hp := hostPattern{host: host, port: port}
+	if rest, ok := strings.CutPrefix(host, "*."); ok {
+		hp.host, hp.wildcard = "."+rest, true
+	}
+	if hp.host == "" || hp.host == "." || strings.Contains(hp.host, "*") {
+		return hostPattern{}, "invalid host " + strconv.Quote(s) + `: a wildcard is only allowed as a leading "*." ("*.example.com")`
+	}
+	return hp, ""
+}

@@ -1,0 +1,281 @@
+package authz
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/actions-authz/actions-authz/claims"
+)
+
+// Engine is a compiled configuration: every pattern compiled, every claim
+// name resolved and every header name computed once, by ParseConfig. It is
+// immutable and safe for concurrent use; a reload builds a new one.
+type Engine struct {
+	tokenHeader string
+	removeToken bool
+	prefix      string           // upstream.header_prefix, lower-case
+	upstream    []upstreamHeader // in configured order
+	setNames    map[string]struct{}
+	policies    []*policy // in file order
+	byName      map[string]*policy
+	routed      []*policy // the policies with a match, in file order
+}
+
+// upstreamHeader is one identity header: <prefix><claim with _ as ->.
+type upstreamHeader struct {
+	name  string
+	field claims.Field
+}
+
+type policy struct {
+	index     int
+	name      string
+	match     *route // nil: selected only by name
+	audiences []string
+	dryRun    bool
+	rules     []rule
+	noRule    string // Description of a deny
+	dryRunMsg string // Description of a would-be deny allowed by dry_run
+}
+
+type rule struct {
+	conds []condition
+}
+
+type condition struct {
+	field claims.Field
+	m     matcher
+	text  string // the value as written, for explain
+}
+
+// holds reports whether the condition holds for c. An absent claim never
+// matches, whatever the value (a negation included).
+func (k *condition) holds(c *claims.Claims) bool {
+	v := c.Value(k.field)
+	return v != "" && k.m.match(v)
+}
+
+// failing returns the index of the first condition of r that does not hold
+// for c, or -1 when they all hold.
+func (r *rule) failing(c *claims.Claims) int {
+	for i := range r.conds {
+		if !r.conds[i].holds(c) {
+			return i
+		}
+	}
+	return -1
+}
+
+// firstMatch returns the index of the first rule whose conditions all hold,
+// or -1.
+func (p *policy) firstMatch(c *claims.Claims) int {
+	for i := range p.rules {
+		if p.rules[i].failing(c) < 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// acceptsAudience reports whether the token's aud holds one of the policy's
+// audiences.
+func (p *policy) acceptsAudience(aud []string) bool {
+	for _, a := range aud {
+		if slices.Contains(p.audiences, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// route is a compiled match section.
+type route struct {
+	hosts   []hostPattern
+	paths   []string
+	methods []string // upper-case
+}
+
+// hostPattern is one match.hosts entry.
+type hostPattern struct {
+	host     string // lower-case; for a wildcard, the suffix with its dot: ".example.com"
+	port     string // "" matches any port, and no port
+	wildcard bool
+}
+
+func (h *hostPattern) matches(host, port string) bool {
+	if h.port != "" && port != h.port {
+		return false
+	}
+	if h.wildcard {
+		return len(host) > len(h.host) && strings.EqualFold(host[len(host)-len(h.host):], h.host)
+	}
+	return strings.EqualFold(host, h.host)
+}
+
+// matches reports whether every attribute the route lists matches r.
+func (rt *route) matches(r *Request) bool {
+	if len(rt.methods) > 0 && !slices.ContainsFunc(rt.methods, func(m string) bool { return strings.EqualFold(m, r.Method) }) {
+		return false
+	}
+	if len(rt.paths) > 0 {
+		path, _, _ := strings.Cut(r.Path, "?")
+		if !slices.ContainsFunc(rt.paths, func(p string) bool { return strings.HasPrefix(path, p) }) {
+			return false
+		}
+	}
+	if len(rt.hosts) > 0 {
+		host, port := splitHostPort(r.Host)
+		if !slices.ContainsFunc(rt.hosts, func(h hostPattern) bool { return h.matches(host, port) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// splitHostPort splits a Host or :authority value ("example.com:8443",
+// "[::1]:9000", "example.com.") into host and port without allocating. A
+// trailing dot on the host is dropped.
+func splitHostPort(hp string) (host, port string) {
+	host = hp
+	if strings.HasPrefix(hp, "[") {
+		if end := strings.IndexByte(hp, ']'); end > 0 {
+			host = hp[1:end]
+			if rest := hp[end+1:]; strings.HasPrefix(rest, ":") {
+				port = rest[1:]
+			}
+		}
+	} else if i := strings.LastIndexByte(hp, ':'); i >= 0 && strings.IndexByte(hp, ':') == i {
+		host, port = hp[:i], hp[i+1:]
+	}
+	return strings.TrimSuffix(host, "."), port
+}
+
+// Request is what a front door knows about the HTTP request being
+// authorized.
+type Request struct {
+	// Policy is the name the route asks for (Envoy context_extensions
+	// "policy"), or "" to select the policy by match.
+	Policy string
+	Method string
+	Host   string // the Host or :authority value, port included if sent
+	Path   string // the request target, query string included
+	// Headers are the request headers with lower-case names; repeated
+	// headers joined with "," as Envoy sends them.
+	Headers map[string]string
+}
+
+// Input is what Decide evaluates: the request and the verified token claims.
+type Input struct {
+	Request
+	Claims *claims.Claims
+}
+
+// Description of a deny when no policy applies: safe for the client.
+const noPolicyDescription = "no policy for this route"
+
+// Decide selects the policy for the request, checks the token's audience
+// against it and evaluates its rules. It is pure: no I/O, nothing compiled,
+// nothing allocated on a deny beyond the result.
+//
+// A route naming a policy that does not exist is denied (ReasonUnknownPolicy),
+// never allowed; a request no policy matches is denied (ReasonNoPolicy). A
+// token whose audience the policy does not accept is Unauthenticated
+// (ReasonAudience). Otherwise the first rule whose conditions all hold
+// allows; when none does, the request is denied (ReasonNoRuleMatched) unless
+// the policy is in dry_run mode, which allows it with ReasonDryRun.
+func (e *Engine) Decide(in Input) Decision {
+	p, reason := e.route(&in.Request)
+	if p == nil {
+		return e.noPolicy(reason, in.Policy)
+	}
+	return e.decide(p, in.Claims, in.Headers)
+}
+
+// route returns the policy for r, or nil and the reason there is none.
+func (e *Engine) route(r *Request) (*policy, Reason) {
+	if r.Policy != "" {
+		if p, ok := e.byName[r.Policy]; ok {
+			return p, ""
+		}
+		return nil, ReasonUnknownPolicy
+	}
+	for _, p := range e.routed {
+		if p.match.matches(r) {
+			return p, ""
+		}
+	}
+	return nil, ReasonNoPolicy
+}
+
+// noPolicy is the deny when route finds no policy.
+func (e *Engine) noPolicy(reason Reason, name string) Decision {
+	d := Decision{Outcome: Deny, Reason: reason, Description: noPolicyDescription, Rule: -1}
+	if reason == ReasonUnknownPolicy {
+		d.Detail = name
+	}
+	return d
+}
+
+// decide evaluates policy p for the verified claims c.
+func (e *Engine) decide(p *policy, c *claims.Claims, headers map[string]string) Decision {
+	d := Decision{Policy: p.name, Rule: -1, DryRun: p.dryRun, Claims: c}
+	if c == nil {
+		d.Outcome, d.Reason, d.Description = Unauthenticated, ReasonInvalidToken, "no verified token"
+		return d
+	}
+	if !p.acceptsAudience(c.Audience) {
+		d.Outcome, d.Reason, d.Detail = Unauthenticated, ReasonAudience, string(claims.ReasonAudience)
+		d.Description = "the token's audience is not accepted for this route"
+		return d
+	}
+	d.Rule = p.firstMatch(c)
+	switch {
+	case d.Rule >= 0:
+		d.Outcome, d.Reason = Allow, ReasonAllowed
+	case p.dryRun:
+		d.Outcome, d.Reason, d.Description = Allow, ReasonDryRun, p.dryRunMsg
+	default:
+		d.Outcome, d.Reason, d.Description = Deny, ReasonNoRuleMatched, p.noRule
+		return d
+	}
+	d.Set, d.Remove = e.headers(c, headers)
+	return d
+}
+
+// headers returns the identity headers to set and the request headers to
+// remove on an allowed request.
+func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []string) {
+	set := make([]Header, len(e.upstream))
+	for i, u := range e.upstream {
+		set[i] = Header{Name: u.name, Value: c.Value(u.field)}
+	}
+	var remove []string
+	if e.removeToken {
+		remove = append(remove, e.tokenHeader)
+	}
+	for name := range in {
+		if len(name) < len(e.prefix) || !strings.EqualFold(name[:len(e.prefix)], e.prefix) {
+			continue
+		}
+		name = strings.ToLower(name) // allocates only for a name that is not lower-case already
+		if _, ok := e.setNames[name]; ok || (e.removeToken && name == e.tokenHeader) || slices.Contains(remove, name) {
+			continue
+		}
+		remove = append(remove, name)
+	}
+	slices.Sort(remove)
+	return set, remove
+}
+
+// TokenHeader returns the lower-case name of the header that carries the
+// token ("authorization" by default).
+func (e *Engine) TokenHeader() string { return e.tokenHeader }
+
+// Policies returns the policy names in file order.
+func (e *Engine) Policies() []string {
+	out := make([]string, len(e.policies))
+	for i, p := range e.policies {
+		out[i] = p.name
+	}
+	return out
+}
