@@ -185,7 +185,9 @@ func (v *Verifier) fetch(ctx context.Context, is *issuerKeys) error {
 	if err == nil {
 		err = v.store(ctx, is, keys)
 	}
-	if err != nil && ctx.Err() == nil {
+	// A fetch cancelled because Run is stopping is not worth a warning; one
+	// that timed out is.
+	if err != nil && !errors.Is(err, context.Canceled) {
 		v.log.Warn("fetching signing keys failed; keeping the last good keys",
 			"issuer", is.cfg.URL, "keys", is.count.Load(), "error", err)
 	}

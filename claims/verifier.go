@@ -24,7 +24,8 @@ type IssuerConfig struct {
 	URL string `yaml:"url"`
 	// JWKSURL, when set, is used instead of discovery.
 	JWKSURL string `yaml:"jwks_url"`
-	// JWKSFile, when set, is a static key set read once (air-gapped installs, tests).
+	// JWKSFile, when set, is a static key set (air-gapped installs, tests),
+	// read at start-up and again on every refresh.
 	JWKSFile string `yaml:"jwks_file"`
 	// Algorithms accepted for this issuer; default [RS256]. Only RSA PKCS#1 v1.5
 	// algorithms (RS256, RS384, RS512) can be configured.
@@ -39,21 +40,25 @@ type IssuerConfig struct {
 
 // Config configures a Verifier. Zero values mean the documented defaults.
 type Config struct {
-	Issuers   []IssuerConfig
-	Audiences []string      // required; the token's aud must contain one of these
-	Leeway    time.Duration // clock skew allowed on exp, nbf and iat; default 60s (negative: none)
-	MaxBytes  int           // larger tokens are refused before parsing; default 8192
+	Issuers   []IssuerConfig // required; the trusted issuers, matched exactly
+	Audiences []string       // required; the token's aud must contain one of these
+	Leeway    time.Duration  // clock skew allowed on exp, nbf and iat; default 60s (negative: none)
+	MaxBytes  int            // larger tokens are refused before parsing; default 8192
 
 	// HTTPClient fetches discovery documents and key sets; nil means a client
-	// with timeouts suited to it.
+	// with a 10s timeout that follows redirects only within the same host.
 	HTTPClient *http.Client
 	// Logger receives refresh failures and key changes; nil discards.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now. Used by tests and by
-	// "explain --at" to examine a captured token within its own lifetime.
+	// "explain --at" to examine a captured token within its own lifetime. It
+	// also dates fetched keys (for MaxStale) and unknown-kid refreshes (for
+	// RefreshMinInterval); the refresh schedule of Run uses the real clock.
 	Now func() time.Time
 	// OnFetch, if set, is called after every key-set fetch attempt with the
-	// issuer URL, the number of keys now held and the fetch error (nil on success).
+	// issuer URL, the number of keys now held and the fetch error (nil on
+	// success). It may be called from several goroutines at once (Run, Refresh
+	// and unknown-kid refreshes) and should return quickly.
 	OnFetch func(issuer string, keys int, err error)
 }
 
