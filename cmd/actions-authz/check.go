@@ -1,0 +1,29 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/actions-authz/actions-authz/authz"
+)
+
+// check validates a configuration file: exit 0 when it loads, 1 when it does not.
+func check(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("check", stderr)
+	configPath := fs.String("config", "", "configuration file to validate (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return usageError("check: --config is required")
+	}
+	cfg, err := authz.LoadConfig(*configPath)
+	if err != nil {
+		return fmt.Errorf("%s is invalid:\n%w", *configPath, err)
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d policies)\n", *configPath, len(cfg.Policies))
+	return nil
+}

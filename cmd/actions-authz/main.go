@@ -1,0 +1,29 @@
+// Command actions-authz is an Envoy external-authorization service that lets
+// GitHub Actions workflows into private networks: it verifies the workflow's
+// OIDC token, evaluates the platform team's policy for the route, and tells
+// Envoy to allow the request with identity headers or to deny it.
+//
+// Usage:
+//
+//	actions-authz serve   --config FILE [--grpc-addr A] [--http-addr A] [--dev] [--dev-addr A]
+//	actions-authz check   --config FILE
+//	actions-authz version
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "actions-authz:", err)
+		os.Exit(exitCode(err))
+	}
+}

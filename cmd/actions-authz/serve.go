@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/envoy"
+)
+
+type serveOptions struct {
+	configPath string
+	grpcAddr   string
+	httpAddr   string
+	dev        bool
+	devAddr    string
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o serveOptions
+	fs := newFlagSet("serve", stderr)
+	fs.StringVar(&o.configPath, "config", "", "configuration file (required)")
+	fs.StringVar(&o.grpcAddr, "grpc-addr", "", "ext_authz gRPC listen address (overrides server.grpc_addr)")
+	fs.StringVar(&o.httpAddr, "http-addr", "", "health and metrics listen address (overrides server.http_addr)")
+	fs.BoolVar(&o.dev, "dev", false, "also run and trust an embedded development issuer (never in production)")
+	fs.StringVar(&o.devAddr, "dev-addr", "127.0.0.1:9002", "listen address of the development issuer (with --dev)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if o.configPath == "" {
+		return usageError("serve: --config is required")
+	}
+	cfg, err := authz.LoadConfig(o.configPath)
+	if err != nil {
+		return fmt.Errorf("%s is invalid:\n%w", o.configPath, err)
+	}
+	if o.grpcAddr != "" {
+		cfg.Server.GRPCAddr = o.grpcAddr
+	}
+	if o.httpAddr != "" {
+		cfg.Server.HTTPAddr = o.httpAddr
+	}
+	logger := newLogger(stderr, cfg.Log.Level)
+	for _, w := range cfg.Warnings() {
+		logger.Warn("configuration warning", "warning", w)
+	}
+	return newService(cfg, o, logger).run(ctx)
+}
+
+// service is the running binary: listeners, servers and their wiring.
+type service struct {
+	cfg    *authz.Config
+	opts   serveOptions
+	logger *slog.Logger
+}
+
+func newService(cfg *authz.Config, o serveOptions, logger *slog.Logger) *service {
+	return &service{cfg: cfg, opts: o, logger: logger}
+}
+
+func (s *service) run(ctx context.Context) error {
+	cfg, logger := s.cfg, s.logger
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// Listen first, so that a busy port fails before anything starts.
+	grpcLis, err := net.Listen("tcp", cfg.Server.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("grpc listener: %w", err)
+	}
+	defer grpcLis.Close()
+	httpLis, err := net.Listen("tcp", cfg.Server.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	defer httpLis.Close()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	errc := make(chan error, 4)
+	issuers := cfg.Issuers
+
+	if s.opts.dev {
+		dev, devSrv, err := startDevIssuer(s.opts.devAddr, cfg, &wg, errc)
+		if err != nil {
+			return err
+		}
+		defer devSrv.Close()
+		issuers = withIssuer(issuers, dev.URL())
+		logger.Warn("DEVELOPMENT ISSUER ENABLED: tokens minted by this process are trusted; never use --dev in production",
+			"issuer", dev.URL(), "mint", dev.URL()+"/token")
+	}
+
+	verifier, err := claims.NewVerifier(claims.Config{
+		Issuers:   issuers,
+		Audiences: cfg.AllAudiences(),
+		Leeway:    cfg.Token.Leeway,
+		MaxBytes:  cfg.Token.MaxBytes,
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := verifier.Run(ctx); err != nil {
+			errc <- fmt.Errorf("keys: %w", err)
+		}
+	}()
+
+	authorizer := authz.NewAuthorizer(verifier, cfg.Engine())
+	grpcSrv := grpc.NewServer()
+	healthSrv := health.NewServer()
+	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
+	authv3.RegisterAuthorizationServer(grpcSrv, envoy.NewServer(envoy.Options{
+		Authorizer: authorizer,
+		Observe:    decisionLogger(logger, cfg.Log.Decisions),
+	}))
+
+	ready := func() bool { return verifier.Ready() }
+	httpSrv := &http.Server{
+		Handler:           opsHandler(ready),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := grpcSrv.Serve(grpcLis); err != nil {
+			errc <- fmt.Errorf("grpc server: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := httpSrv.Serve(httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		trackReadiness(ctx, ready, healthSrv, logger)
+	}()
+	logger.Info("serving", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(),
+		"policies", len(cfg.Policies), "version", buildVersion())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "grace", cfg.Server.ShutdownGrace.String())
+	case runErr = <-errc:
+		logger.Error("server failed, shutting down", "error", runErr)
+	}
+	cancel()
+	// Tell Envoy's health checks first, then let in-flight Checks finish.
+	healthSrv.Shutdown()
+	s.stop(grpcSrv, httpSrv)
+	return runErr
+}
+
+// stop drains the servers within the shutdown grace, then closes them.
+func (s *service) stop(grpcSrv *grpc.Server, httpSrv *http.Server) {
+	grace := s.cfg.Server.ShutdownGrace
+	done := make(chan struct{})
+	go func() {
+		grpcSrv.GracefulStop()
+		close(done)
+	}()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		s.logger.Warn("shutdown grace elapsed, closing remaining connections")
+		grpcSrv.Stop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := httpSrv.Shutdown(ctx); err != nil {
+		httpSrv.Close()
+	}
+}
+
+// trackReadiness keeps the gRPC health status in step with key readiness.
+func trackReadiness(ctx context.Context, ready func() bool, h *health.Server, logger *slog.Logger) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	was := false
+	for {
+		is := ready()
+		if is != was {
+			st := healthpb.HealthCheckResponse_NOT_SERVING
+			if is {
+				st = healthpb.HealthCheckResponse_SERVING
+			}
+			h.SetServingStatus("", st)
+			h.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, st)
+			logger.Info("readiness changed", "ready", is)
+			was = is
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// opsHandler serves /healthz (the process is alive) and /readyz (the
+// configuration is loaded and every issuer has keys).
+func opsHandler(ready func() bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "not ready: waiting for signing keys", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	return mux
+}
+
+// startDevIssuer runs the embedded development issuer on addr.
+func startDevIssuer(addr string, cfg *authz.Config, wg *sync.WaitGroup, errc chan<- error) (*devissuer.Issuer, *http.Server, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dev issuer listener: %w", err)
+	}
+	dev, err := devissuer.New(devissuer.Options{
+		URL:      "http://" + loopbackAddr(lis.Addr()),
+		Audience: firstOf(cfg.AllAudiences()),
+	})
+	if err != nil {
+		lis.Close()
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: dev.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("dev issuer: %w", err)
+		}
+	}()
+	return dev, srv, nil
+}
+
+// loopbackAddr names a listener's address as a client on this host reaches
+// it: a wildcard host (a container's 0.0.0.0) becomes 127.0.0.1.
+func loopbackAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		_, port, _ := net.SplitHostPort(a.String())
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return tcp.String()
+}
+
+// withIssuer returns issuers with url added unless it is already configured.
+func withIssuer(issuers []claims.IssuerConfig, url string) []claims.IssuerConfig {
+	for _, is := range issuers {
+		if is.URL == url {
+			return issuers
+		}
+	}
+	out := append([]claims.IssuerConfig(nil), issuers...)
+	return append(out, claims.IssuerConfig{URL: url})
+}
+
+func firstOf(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}

@@ -1,0 +1,107 @@
+// Package envoy is the Envoy adapter: an envoy.service.auth.v3.Authorization
+// server that turns a CheckRequest into an authz.Request, asks the Authorizer,
+// and turns the Decision into a CheckResponse. It holds no policy logic.
+//
+// Every path answers with an explicit status: Envoy treats an empty
+// CheckResponse as allow, so there is none. A deny is a CheckResponse with a
+// denied_response, never a Go error; the handler returns an error only when
+// the request itself cannot be read.
+package envoy
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/actions-authz/actions-authz/authz"
+)
+
+// PolicyKey is the context_extensions key that names the policy for a route:
+// typed_per_filter_config ... check_settings: {context_extensions: {policy: NAME}}.
+const PolicyKey = "policy"
+
+// ObserveFunc is called once per Check with the request, its decision and the
+// time the Check took. It is how logs and metrics see decisions.
+type ObserveFunc func(ctx context.Context, r *authz.Request, d *authz.Decision, elapsed time.Duration)
+
+// Options configures a Server.
+type Options struct {
+	// Authorizer decides every request. Required.
+	Authorizer *authz.Authorizer
+	// Observe, if set, sees every decision.
+	Observe ObserveFunc
+}
+
+// Server implements authv3.AuthorizationServer.
+type Server struct {
+	authv3.UnimplementedAuthorizationServer
+	authorizer *authz.Authorizer
+	observe    ObserveFunc
+}
+
+// NewServer returns a Check server over opts.Authorizer.
+func NewServer(opts Options) *Server {
+	return &Server{authorizer: opts.Authorizer, observe: opts.Observe}
+}
+
+// Check answers one ext_authz request.
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	start := time.Now()
+	httpReq := req.GetAttributes().GetRequest().GetHttp()
+	if httpReq == nil {
+		return nil, status.Error(codes.InvalidArgument, "check request has no attributes.request.http")
+	}
+	r := RequestFrom(req)
+	d := s.authorizer.Authorize(ctx, r)
+	resp := Response(&d)
+	if s.observe != nil {
+		s.observe(ctx, &r, &d, time.Since(start))
+	}
+	return resp, nil
+}
+
+// RequestFrom translates an Envoy CheckRequest into an authz.Request: the
+// method, host and path of the original request, its headers with lower-case
+// names (from header_map when Envoy sends raw headers, duplicates joined with
+// a comma as Envoy does in the plain map), and the policy named by the route's
+// context_extensions.
+func RequestFrom(req *authv3.CheckRequest) authz.Request {
+	attrs := req.GetAttributes()
+	h := attrs.GetRequest().GetHttp()
+	headers := h.GetHeaders()
+	if raw := h.GetHeaderMap().GetHeaders(); len(raw) > 0 {
+		headers = make(map[string]string, len(raw))
+		for _, hv := range raw {
+			k := strings.ToLower(hv.GetKey())
+			v := hv.GetValue()
+			if rv := hv.GetRawValue(); len(rv) > 0 {
+				v = string(rv)
+			}
+			if prev, ok := headers[k]; ok {
+				v = prev + "," + v
+			}
+			headers[k] = v
+		}
+	}
+	r := authz.Request{
+		Policy:  attrs.GetContextExtensions()[PolicyKey],
+		Method:  h.GetMethod(),
+		Host:    h.GetHost(),
+		Path:    h.GetPath(),
+		Headers: headers,
+	}
+	if r.Method == "" {
+		r.Method = headers[":method"]
+	}
+	if r.Host == "" {
+		r.Host = headers[":authority"]
+	}
+	if r.Path == "" {
+		r.Path = headers[":path"]
+	}
+	return r
+}
