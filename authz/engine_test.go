@@ -1,0 +1,360 @@
+package authz
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/actions-authz/actions-authz/claims"
+)
+
+// loadEngine compiles a fixture from testdata.
+func loadEngine(t testing.TB, file string) *Engine {
+	t.Helper()
+	cfg, err := LoadConfig(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Engine()
+}
+
+// tok returns the claims of a push to main in my-org/infra, changed by mods.
+func tok(mods ...func(*claims.Claims)) *claims.Claims {
+	c := &claims.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:   "https://token.actions.githubusercontent.com",
+			Subject:  "repo:my-org/infra:environment:production",
+			Audience: jwt.ClaimStrings{"https://github.com/my-org"},
+			ID:       "jti-1",
+		},
+		Actor:             "octocat",
+		Environment:       "production",
+		EventName:         "push",
+		Ref:               "refs/heads/main",
+		RefType:           "branch",
+		Repository:        "my-org/infra",
+		RepositoryID:      "42",
+		RepositoryOwner:   "my-org",
+		RepositoryOwnerID: "1234567",
+		RunAttempt:        "1",
+		RunID:             "9001",
+		SHA:               "0123456789abcdef0123456789abcdef01234567",
+		WorkflowRef:       "my-org/infra/.github/workflows/deploy.yml@refs/heads/main",
+	}
+	for _, m := range mods {
+		m(c)
+	}
+	return c
+}
+
+func aud(a ...string) func(*claims.Claims) {
+	return func(c *claims.Claims) { c.Audience = a }
+}
+
+// outline is the part of a Decision the route and rule tests compare.
+type outline struct {
+	Outcome     Outcome
+	Reason      Reason
+	Detail      string
+	Policy      string
+	Rule        int
+	DryRun      bool
+	Description string
+}
+
+func outlineOf(d Decision) outline {
+	return outline{d.Outcome, d.Reason, d.Detail, d.Policy, d.Rule, d.DryRun, d.Description}
+}
+
+func TestDecide(t *testing.T) {
+	e := loadEngine(t, "valid.yaml")
+	deployReq := Request{Method: "POST", Host: "deploy.internal", Path: "/deploy/prod"}
+	allowed := func(policy string, rule int) outline {
+		return outline{Outcome: Allow, Reason: ReasonAllowed, Policy: policy, Rule: rule}
+	}
+	noRule := func(policy string) outline {
+		return outline{Outcome: Deny, Reason: ReasonNoRuleMatched, Policy: policy, Rule: -1,
+			Description: `policy "` + policy + `": no rule matched`}
+	}
+	noPolicy := outline{Outcome: Deny, Reason: ReasonNoPolicy, Rule: -1, Description: "no policy for this route"}
+	artifactsTok := tok(aud("artifacts"))
+
+	tests := []struct {
+		name   string
+		req    Request
+		claims *claims.Claims
+		want   outline
+	}{
+		// Route selection.
+		{"by match", deployReq, tok(), allowed("deploy", 0)},
+		{"by name", Request{Policy: "deploy"}, tok(), allowed("deploy", 0)},
+		{"name wins over match", Request{Policy: "by-name-only", Method: "POST", Host: "deploy.internal", Path: "/deploy/x"},
+			tok(func(c *claims.Claims) { c.EnterpriseID, c.Environment = "77", "staging" }), allowed("by-name-only", 0)},
+		{"unknown name is denied", Request{Policy: "nope", Method: "POST", Host: "deploy.internal", Path: "/deploy/x"}, tok(),
+			outline{Outcome: Deny, Reason: ReasonUnknownPolicy, Detail: "nope", Rule: -1, Description: "no policy for this route"}},
+		{"host with port", Request{Method: "POST", Host: "deploy.internal:443", Path: "/deploy/"}, tok(), allowed("deploy", 0)},
+		{"host case and trailing dot", Request{Method: "POST", Host: "Deploy.Internal.", Path: "/deploy/"}, tok(), allowed("deploy", 0)},
+		{"method case", Request{Method: "post", Host: "deploy.internal", Path: "/deploy/"}, tok(), allowed("deploy", 0)},
+		{"other method", Request{Method: "GET", Host: "deploy.internal", Path: "/deploy/"}, tok(), noPolicy},
+		{"other host", Request{Method: "POST", Host: "deploy.internal.evil.com", Path: "/deploy/"}, tok(), noPolicy},
+		{"path with query", Request{Method: "POST", Host: "deploy.internal", Path: "/deploy/x?force=1"}, tok(), allowed("deploy", 0)},
+		{"prefix only in the query", Request{Method: "POST", Host: "deploy.internal", Path: "/deploy?next=/deploy/"}, tok(), noPolicy},
+		{"wildcard subdomain", Request{Host: "eu.artifacts.internal", Path: "/v1/blob"}, artifactsTok, allowed("artifacts", 0)},
+		{"wildcard deeper subdomain with port", Request{Host: "a.eu.artifacts.internal:8080", Path: "/v1/"}, artifactsTok, allowed("artifacts", 0)},
+		{"wildcard is not the apex", Request{Host: "artifacts.internal", Path: "/v1/"}, artifactsTok, noPolicy},
+		{"wildcard is a suffix after a dot", Request{Host: "evilartifacts.internal", Path: "/v1/"}, artifactsTok, noPolicy},
+		{"host entry with port", Request{Host: "cache.internal:8443", Path: "/v1/"}, artifactsTok, allowed("artifacts", 0)},
+		{"host entry with port needs it", Request{Host: "cache.internal", Path: "/v1/"}, artifactsTok, noPolicy},
+		{"host entry with other port", Request{Host: "cache.internal:9443", Path: "/v1/"}, artifactsTok, noPolicy},
+		{"no match section: name only", Request{Method: "GET", Host: "x", Path: "/"}, tok(), noPolicy},
+		{"empty request", Request{}, tok(), noPolicy},
+
+		// Audiences: the policy's override replaces the global list.
+		{"global audience on an override policy", Request{Policy: "artifacts"}, tok(),
+			outline{Outcome: Unauthenticated, Reason: ReasonAudience, Detail: "bad_audience", Policy: "artifacts", Rule: -1,
+				Description: "the token's audience is not accepted for this route"}},
+		{"override audience on a global policy", Request{Policy: "deploy"}, artifactsTok,
+			outline{Outcome: Unauthenticated, Reason: ReasonAudience, Detail: "bad_audience", Policy: "deploy", Rule: -1,
+				Description: "the token's audience is not accepted for this route"}},
+		{"one of several audiences", Request{Policy: "artifacts"}, tok(aud("other", "artifacts")), allowed("artifacts", 0)},
+		{"no audience", Request{Policy: "deploy"}, tok(aud()),
+			outline{Outcome: Unauthenticated, Reason: ReasonAudience, Detail: "bad_audience", Policy: "deploy", Rule: -1,
+				Description: "the token's audience is not accepted for this route"}},
+		{"no claims", Request{Policy: "deploy"}, nil,
+			outline{Outcome: Unauthenticated, Reason: ReasonInvalidToken, Policy: "deploy", Rule: -1, Description: "no verified token"}},
+
+		// Rules.
+		{"second rule", Request{Policy: "deploy"}, tok(func(c *claims.Claims) {
+			c.Repository, c.Ref, c.JobWorkflowRef = "my-org/app", "refs/heads/feature", "my-org/workflows/.github/workflows/deploy.yml@refs/tags/v1.4.0"
+		}), allowed("deploy", 1)},
+		{"no rule", Request{Policy: "deploy"}, tok(func(c *claims.Claims) { c.Ref = "refs/heads/dev" }), noRule("deploy")},
+		{"other owner", Request{Policy: "deploy"}, tok(func(c *claims.Claims) { c.RepositoryOwnerID = "666" }), noRule("deploy")},
+		{"reusable workflow from a branch", Request{Policy: "deploy"}, tok(func(c *claims.Claims) {
+			c.Ref, c.JobWorkflowRef = "refs/heads/dev", "my-org/workflows/.github/workflows/deploy.yml@refs/heads/main"
+		}), noRule("deploy")},
+		{"glob in list", Request{Policy: "artifacts"}, tok(aud("artifacts"), func(c *claims.Claims) { c.Repository = "my-org/app" }), allowed("artifacts", 0)},
+		{"regex in list", Request{Policy: "artifacts"}, tok(aud("artifacts"), func(c *claims.Claims) { c.Ref = "refs/tags/v1.2" }), allowed("artifacts", 0)},
+		{"regex in list anchored", Request{Policy: "artifacts"}, tok(aud("artifacts"), func(c *claims.Claims) { c.Ref = "refs/tags/v1.2-evil" }), noRule("artifacts")},
+		{"not", Request{Policy: "artifacts"}, tok(aud("artifacts"), func(c *claims.Claims) { c.EventName = "pull_request" }), noRule("artifacts")},
+		{"not with absent claim", Request{Policy: "artifacts"}, tok(aud("artifacts"), func(c *claims.Claims) { c.EventName = "" }), noRule("artifacts")},
+		{"not with other value", Request{Policy: "by-name-only"}, tok(func(c *claims.Claims) { c.EnterpriseID, c.Environment = "77", "staging" }), allowed("by-name-only", 0)},
+		{"not never matches an absent claim", Request{Policy: "by-name-only"}, tok(func(c *claims.Claims) { c.EnterpriseID, c.Environment = "77", "" }), noRule("by-name-only")},
+		{"owner glob pitfall", Request{Policy: "artifacts"}, tok(aud("artifacts"), func(c *claims.Claims) { c.Repository = "my-org-evil/app" }), noRule("artifacts")},
+
+		// dry_run: a would-be deny is allowed and marked.
+		{"dry run allows", Request{Path: "/audit/log"}, tok(func(c *claims.Claims) { c.RepositoryID = "41" }),
+			outline{Outcome: Allow, Reason: ReasonDryRun, Policy: "audit", Rule: -1, DryRun: true,
+				Description: `policy "audit": no rule matched (allowed: dry_run)`}},
+		{"dry run with a matching rule", Request{Path: "/audit"}, tok(),
+			outline{Outcome: Allow, Reason: ReasonAllowed, Policy: "audit", Rule: 0, DryRun: true}},
+		{"dry run still checks the audience", Request{Path: "/audit"}, artifactsTok,
+			outline{Outcome: Unauthenticated, Reason: ReasonAudience, Detail: "bad_audience", Policy: "audit", Rule: -1, DryRun: true,
+				Description: "the token's audience is not accepted for this route"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := e.Decide(Input{Request: tt.req, Claims: tt.claims})
+			if diff := cmp.Diff(tt.want, outlineOf(d)); diff != "" {
+				t.Errorf("Decide (-want +got):\n%s", diff)
+			}
+			if d.Outcome != Allow && (d.Set != nil || d.Remove != nil) {
+				t.Errorf("refusal carries headers: Set=%v Remove=%v", d.Set, d.Remove)
+			}
+			if d.Reason == ReasonNoRuleMatched && strings.ContainsAny(d.Description, "=") {
+				t.Errorf("deny description %q says too much", d.Description)
+			}
+		})
+	}
+}
+
+func TestDecideHeaders(t *testing.T) {
+	e := loadEngine(t, "valid.yaml")
+	in := Input{
+		Request: Request{Policy: "deploy", Headers: map[string]string{
+			"authorization":          "Bearer x.y.z",
+			"x-github-repository":    "my-org/spoofed", // set by the policy: overwritten, not removed
+			"x-github-anything-else": "spoofed",        // not set: removed
+			"X-GitHub-Mixed-Case":    "spoofed",        // a front door that did not lower-case
+			"x-githubber":            "not the prefix",
+			"content-type":           "application/json",
+		}},
+		Claims: tok(func(c *claims.Claims) { c.Environment = "production"; c.RunAttempt = "" }),
+	}
+	d := e.Decide(in)
+	if d.Outcome != Allow {
+		t.Fatalf("Decide = %+v, want Allow", d)
+	}
+	wantSet := []Header{
+		{"x-github-repository", "my-org/infra"},
+		{"x-github-repository-id", "42"},
+		{"x-github-repository-owner", "my-org"},
+		{"x-github-repository-owner-id", "1234567"},
+		{"x-github-ref", "refs/heads/main"},
+		{"x-github-sha", "0123456789abcdef0123456789abcdef01234567"},
+		{"x-github-workflow-ref", "my-org/infra/.github/workflows/deploy.yml@refs/heads/main"},
+		{"x-github-job-workflow-ref", ""},
+		{"x-github-environment", "production"},
+		{"x-github-event-name", "push"},
+		{"x-github-actor", "octocat"},
+		{"x-github-run-id", "9001"},
+		{"x-github-run-attempt", ""},
+	}
+	if diff := cmp.Diff(wantSet, d.Set); diff != "" {
+		t.Errorf("Set (-want +got):\n%s", diff)
+	}
+	wantRemove := []string{"authorization", "x-github-anything-else", "x-github-mixed-case"}
+	if diff := cmp.Diff(wantRemove, d.Remove); diff != "" {
+		t.Errorf("Remove (-want +got):\n%s", diff)
+	}
+	for _, r := range d.Remove {
+		for _, s := range d.Set {
+			if r == s.Name {
+				t.Errorf("%s is both set and removed: Envoy removes after setting", r)
+			}
+		}
+	}
+
+	// remove_token: false keeps the token header; a custom prefix is honoured.
+	e = loadEngine(t, "loopback.yaml")
+	in.Policy = "dev"
+	in.Headers = map[string]string{"x-github-oidc-token": "x.y.z", "x-gha-run-id": "1", "x-github-repository": "kept"}
+	in.Claims = tok(aud("dev"), func(c *claims.Claims) { c.RepositoryOwnerID = "1" })
+	d = e.Decide(in)
+	if d.Outcome != Allow {
+		t.Fatalf("Decide = %+v, want Allow", d)
+	}
+	if diff := cmp.Diff([]Header{{"x-gha-repository", "my-org/infra"}, {"x-gha-ref", "refs/heads/main"}}, d.Set); diff != "" {
+		t.Errorf("Set (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"x-gha-run-id"}, d.Remove); diff != "" {
+		t.Errorf("Remove (-want +got):\n%s", diff)
+	}
+}
+
+func TestSplitHostPort(t *testing.T) {
+	tests := []struct{ in, host, port string }{
+		{"example.com", "example.com", ""},
+		{"example.com:8443", "example.com", "8443"},
+		{"example.com.", "example.com", ""},
+		{"[::1]:9000", "::1", "9000"},
+		{"[::1]", "::1", ""},
+		{"::1", "::1", ""},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		host, port := splitHostPort(tt.in)
+		if host != tt.host || port != tt.port {
+			t.Errorf("splitHostPort(%q) = %q, %q; want %q, %q", tt.in, host, port, tt.host, tt.port)
+		}
+	}
+}
+
+func TestPolicies(t *testing.T) {
+	e := loadEngine(t, "valid.yaml")
+	if diff := cmp.Diff([]string{"deploy", "artifacts", "audit", "by-name-only"}, e.Policies()); diff != "" {
+		t.Errorf("Policies (-want +got):\n%s", diff)
+	}
+	if e.TokenHeader() != "authorization" {
+		t.Errorf("TokenHeader() = %q", e.TokenHeader())
+	}
+}
+
+func TestExplain(t *testing.T) {
+	e := loadEngine(t, "valid.yaml")
+	x := e.Explain(Input{
+		Request: Request{Method: "POST", Host: "deploy.internal", Path: "/deploy/x"},
+		Claims:  tok(func(c *claims.Claims) { c.Ref = "refs/heads/dev" }),
+	})
+	want := []RuleTrace{
+		{Index: 0, Claim: "ref", Condition: `"refs/heads/main"`, Actual: "refs/heads/dev"},
+		{Index: 1, Claim: "job_workflow_ref", Condition: `"my-org/workflows/.github/workflows/deploy.yml@refs/tags/v*"`, Actual: ""},
+	}
+	if diff := cmp.Diff(want, x.Rules); diff != "" {
+		t.Errorf("Rules (-want +got):\n%s", diff)
+	}
+	if x.Decision.Reason != ReasonNoRuleMatched || !x.AudienceOK {
+		t.Errorf("Explain = %+v", x)
+	}
+	s := x.String()
+	for _, w := range []string{
+		`policy: policy "deploy" (policies[0]) is the first whose match matches POST deploy.internal/deploy/x`,
+		`audience: accepted (policy accepts "https://github.com/my-org")`,
+		`allow[0]: no: ref is "refs/heads/dev" (want "refs/heads/main")`,
+		`allow[1]: no: job_workflow_ref is absent (want "my-org/workflows/.github/workflows/deploy.yml@refs/tags/v*")`,
+		`decision: deny (no_rule_matched): policy "deploy": no rule matched`,
+	} {
+		if !strings.Contains(s, w) {
+			t.Errorf("Explain.String() =\n%s\nwant a line holding %q", s, w)
+		}
+	}
+
+	x = e.Explain(Input{Request: Request{Policy: "artifacts"}, Claims: tok(aud("artifacts"))})
+	if len(x.Rules) != 1 || !x.Rules[0].Matched || x.Decision.Outcome != Allow {
+		t.Errorf("Explain = %+v, want rule 0 matched", x)
+	}
+	if s := x.String(); !strings.Contains(s, "allow[0]: matched") || !strings.Contains(s, "decision: allow (allowed), rule allow[0]") {
+		t.Errorf("Explain.String() =\n%s", s)
+	}
+
+	x = e.Explain(Input{Request: Request{Policy: "deploy"}, Claims: tok(aud("artifacts"))})
+	if x.AudienceOK || x.Rules != nil || !strings.Contains(x.String(), "audience: refused") {
+		t.Errorf("Explain = %+v, want the audience refused and no rules", x)
+	}
+	x = e.Explain(Input{Request: Request{Policy: "gone"}, Claims: tok()})
+	if !strings.Contains(x.Selection, `"gone", which is not configured`) {
+		t.Errorf("Selection = %q", x.Selection)
+	}
+	x = e.Explain(Input{Request: Request{Method: "GET", Path: "/nowhere"}, Claims: tok()})
+	if !strings.Contains(x.Selection, "no policy has a match for GET /nowhere") {
+		t.Errorf("Selection = %q", x.Selection)
+	}
+}
+
+// TestDecideAllocations: a refusal allocates nothing, an allow only its
+// header slices.
+func TestDecideAllocations(t *testing.T) {
+	e := loadEngine(t, "valid.yaml")
+	headers := map[string]string{"authorization": "Bearer x", "x-github-repository": "spoof", "content-type": "text/plain"}
+	tests := []struct {
+		name string
+		in   Input
+		max  float64
+	}{
+		{"allow", Input{Request: Request{Method: "POST", Host: "deploy.internal", Path: "/deploy/x", Headers: headers}, Claims: tok()}, 2},
+		{"allow via regex", Input{Request: Request{Policy: "artifacts", Headers: headers}, Claims: tok(aud("artifacts"), func(c *claims.Claims) { c.Ref = "refs/tags/v1.2" })}, 2},
+		{"no rule", Input{Request: Request{Policy: "deploy", Headers: headers}, Claims: tok(func(c *claims.Claims) { c.Ref = "x" })}, 0},
+		{"no policy", Input{Request: Request{Method: "GET", Host: "x", Path: "/", Headers: headers}, Claims: tok()}, 0},
+		{"audience", Input{Request: Request{Policy: "artifacts", Headers: headers}, Claims: tok()}, 0},
+	}
+	for _, tt := range tests {
+		if got := testing.AllocsPerRun(100, func() { e.Decide(tt.in) }); got > tt.max {
+			t.Errorf("%s: %v allocations per Decide, want at most %v", tt.name, got, tt.max)
+		}
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	e := loadEngine(b, "valid.yaml")
+	headers := map[string]string{
+		"authorization": "Bearer x", ":authority": "deploy.internal", ":path": "/deploy/x", ":method": "POST",
+		"user-agent": "curl/8", "accept": "*/*", "x-request-id": "abc", "x-github-repository": "spoof",
+	}
+	for _, bb := range []struct {
+		name string
+		in   Input
+	}{
+		{"allow/match", Input{Request: Request{Method: "POST", Host: "deploy.internal", Path: "/deploy/x", Headers: headers}, Claims: tok()}},
+		{"allow/regex", Input{Request: Request{Policy: "artifacts", Headers: headers}, Claims: tok(aud("artifacts"), func(c *claims.Claims) { c.Ref = "refs/tags/v1.2" })}},
+		{"deny/no_rule", Input{Request: Request{Policy: "deploy", Headers: headers}, Claims: tok(func(c *claims.Claims) { c.Ref = "x" })}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				e.Decide(bb.in)
+			}
+		})
+	}
+}
