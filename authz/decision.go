@@ -1,6 +1,10 @@
 package authz
 
 import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -43,7 +47,9 @@ type Header struct {
 type Decision struct {
 	Outcome Outcome
 	Reason  Reason
-	// Detail refines Reason: the claims.Reason of a token failure.
+	// Detail refines Reason: the claims.Reason of a token failure (and
+	// "bad_audience" for ReasonAudience), or for ReasonUnknownPolicy the
+	// policy name the route asked for. It is for logs, not for the client.
 	Detail string
 	// Description is a human sentence safe to return to the client.
 	Description string
@@ -58,4 +64,138 @@ type Decision struct {
 	// upstream.remove_token) and every client header that carries the identity
 	// prefix and is not in Set.
 	Remove []string
+}
+
+// Realm is the realm of the WWW-Authenticate challenge on every 401.
+const Realm = "actions-authz"
+
+// RetryAfterSeconds is the Retry-After value, in seconds, that front doors
+// send with a 503 (Outcome Unavailable).
+const RetryAfterSeconds = 5
+
+// HTTPStatus returns the HTTP status a front door answers with: 200 for
+// Allow (the upstream's status in a proxy), 401 for Unauthenticated, 403 for
+// Deny and 503 for Unavailable. An unknown Outcome is 403: fail closed.
+func (o Outcome) HTTPStatus() int {
+	switch o {
+	case Allow:
+		return http.StatusOK
+	case Unauthenticated:
+		return http.StatusUnauthorized
+	case Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusForbidden
+}
+
+// String returns "allow", "deny", "unauthenticated" or "unavailable", fit
+// for a log field or a metric label.
+func (o Outcome) String() string {
+	switch o {
+	case Deny:
+		return "deny"
+	case Allow:
+		return "allow"
+	case Unauthenticated:
+		return "unauthenticated"
+	case Unavailable:
+		return "unavailable"
+	}
+	return "invalid"
+}
+
+// WWWAuthenticate returns the WWW-Authenticate challenge for a 401, as
+// RFC 6750 words it, and "" for any other outcome. A missing token gets the
+// bare challenge; an unusable request gets error="invalid_request"; a token
+// that fails verification or has the wrong audience gets
+// error="invalid_token". The description is the decision's Description,
+// escaped for a quoted string.
+func (d *Decision) WWWAuthenticate() string {
+	if d.Outcome != Unauthenticated {
+		return ""
+	}
+	const challenge = `Bearer realm="` + Realm + `"`
+	var code string
+	switch d.Reason {
+	case ReasonInvalidRequest:
+		code = "invalid_request"
+	case ReasonInvalidToken, ReasonAudience:
+		code = "invalid_token"
+	default:
+		return challenge
+	}
+	var b strings.Builder
+	b.WriteString(challenge)
+	b.WriteString(`, error="`)
+	b.WriteString(code)
+	b.WriteString(`"`)
+	if d.Description != "" {
+		b.WriteString(`, error_description="`)
+		writeQuoted(&b, d.Description)
+		b.WriteString(`"`)
+	}
+	return b.String()
+}
+
+// writeQuoted writes s as the inside of an HTTP quoted-string: quotes and
+// backslashes are escaped, control characters (which would end the header)
+// become spaces.
+func writeQuoted(b *strings.Builder, s string) {
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+}
+
+// ErrorCode returns the OAuth-style error code of a refusal, as the JSON
+// body carries it: "invalid_request" for a missing or unusable token,
+// "invalid_token" for one that fails verification or has the wrong
+// audience, "access_denied" for a 403 and "temporarily_unavailable" for a
+// 503. It returns "" for Allow.
+func (d *Decision) ErrorCode() string {
+	switch d.Outcome {
+	case Allow:
+		return ""
+	case Unauthenticated:
+		if d.Reason == ReasonInvalidToken || d.Reason == ReasonAudience {
+			return "invalid_token"
+		}
+		return "invalid_request"
+	case Unavailable:
+		return "temporarily_unavailable"
+	}
+	return "access_denied"
+}
+
+// body is the JSON shape of a refusal.
+type body struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+	Policy      string `json:"policy,omitempty"`
+}
+
+// Body returns the JSON body of a refusal:
+//
+//	{"error":"access_denied","error_description":"...","policy":"deploy"}
+//
+// with the error code of ErrorCode, the Description and the policy when one
+// was selected. It never holds the token, and a 403 never says which claim
+// failed. It returns nil for Allow.
+func (d *Decision) Body() []byte {
+	code := d.ErrorCode()
+	if code == "" {
+		return nil
+	}
+	out, err := json.Marshal(body{Error: code, Description: d.Description, Policy: d.Policy})
+	if err != nil { // strings only: cannot happen
+		return []byte(`{"error":"` + code + `"}`)
+	}
+	return out
 }

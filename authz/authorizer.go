@@ -1,0 +1,121 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+
+	"github.com/actions-authz/actions-authz/claims"
+)
+
+// TokenVerifier turns a raw token into verified claims. A *claims.Verifier
+// is one. Its errors are claims.Error values: errors.Is(err,
+// claims.ErrKeysUnavailable) means the token could not be checked.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (*claims.Claims, error)
+}
+
+// Authorizer answers for a front door: it finds the token in the request,
+// verifies it and asks the current Engine. It is safe for concurrent use,
+// and SetEngine swaps the policy atomically on reload.
+type Authorizer struct {
+	verifier TokenVerifier
+	engine   atomic.Pointer[Engine]
+}
+
+// NewAuthorizer returns an Authorizer that verifies tokens with v and
+// decides with e.
+func NewAuthorizer(v TokenVerifier, e *Engine) *Authorizer {
+	a := &Authorizer{verifier: v}
+	a.engine.Store(e)
+	return a
+}
+
+// SetEngine replaces the Engine; requests already running finish with the
+// old one.
+func (a *Authorizer) SetEngine(e *Engine) { a.engine.Store(e) }
+
+// Engine returns the current Engine.
+func (a *Authorizer) Engine() *Engine { return a.engine.Load() }
+
+// Authorize decides one request. The policy is selected first, so that a
+// request no policy covers is denied without the cost of verifying its token,
+// and every later refusal names the policy. Then the token is taken from the
+// engine's token header: missing, or not a Bearer credential, is
+// ReasonMissingToken; several credentials or characters a JWT cannot hold is
+// ReasonInvalidRequest; both are Unauthenticated. A token that fails
+// verification is Unauthenticated with ReasonInvalidToken (Detail holds the
+// claims.Reason), and one whose issuer has no usable keys is Unavailable.
+// Otherwise the verified claims go to the policy as in Engine.Decide.
+func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
+	e := a.engine.Load()
+	p, reason := e.route(&r)
+	if p == nil {
+		return e.noPolicy(reason, r.Policy)
+	}
+	raw, reason, desc := extractToken(e.tokenHeader, r.Headers)
+	if reason != "" {
+		return Decision{Outcome: Unauthenticated, Reason: reason, Description: desc, Policy: p.name, Rule: -1, DryRun: p.dryRun}
+	}
+	c, err := a.verifier.Verify(ctx, raw)
+	if err != nil || c == nil {
+		return verifyFailure(err, p)
+	}
+	return e.decide(p, c, r.Headers)
+}
+
+// verifyFailure is the decision for a token the verifier refused.
+func verifyFailure(err error, p *policy) Decision {
+	d := Decision{Outcome: Unauthenticated, Reason: ReasonInvalidToken, Policy: p.name, Rule: -1, DryRun: p.dryRun,
+		Detail: string(claims.ReasonOf(err)), Description: "the token is not valid"}
+	if errors.Is(err, claims.ErrKeysUnavailable) {
+		d.Outcome, d.Reason = Unavailable, ReasonKeysUnavailable
+		d.Description = "the signing keys for the token's issuer are unavailable; retry later"
+	}
+	var ce *claims.Error
+	if errors.As(err, &ce) && ce.Description != "" {
+		d.Description = ce.Description
+	}
+	return d
+}
+
+// extractToken returns the raw JWT from headers, or the reason and a
+// client-safe description of why there is none.
+func extractToken(header string, headers map[string]string) (raw string, reason Reason, desc string) {
+	v := strings.TrimSpace(headers[header])
+	if v == "" {
+		return "", ReasonMissingToken, "a bearer token is required"
+	}
+	if header == "authorization" {
+		scheme, rest, _ := strings.Cut(v, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			if strings.Contains(v, ",") {
+				return "", ReasonInvalidRequest, "several credentials in the authorization header"
+			}
+			return "", ReasonMissingToken, "a bearer token is required"
+		}
+		v = strings.TrimLeft(rest, " ")
+	}
+	switch {
+	case v == "":
+		return "", ReasonInvalidRequest, "the bearer token is empty"
+	case strings.ContainsAny(v, ", \t"):
+		return "", ReasonInvalidRequest, "several tokens in the " + header + " header"
+	case !isJWTAlphabet(v):
+		return "", ReasonInvalidRequest, "the token holds characters a JWT cannot have"
+	}
+	return v, "", ""
+}
+
+// isJWTAlphabet reports whether s holds only base64url characters and dots.
+func isJWTAlphabet(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.' {
+			continue
+		}
+		return false
+	}
+	return true
+}
