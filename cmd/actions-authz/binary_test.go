@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/actions-authz/actions-authz/claims/devissuer"
+)
+
+// buildBinary compiles the command once per test binary run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "actions-authz-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "actions-authz")
+	out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// process is the binary running with a config file on free loopback ports.
+type process struct {
+	cmd      *exec.Cmd
+	grpcAddr string
+	httpAddr string
+	exited   chan error
+	logs     *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startBinary(t *testing.T, config string) *process {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--config", path, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, exited: make(chan error, 1), logs: &syncBuffer{}}
+	addrs := make(chan [2]string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Bytes()
+			p.logs.Write(append(line, '\n'))
+			var rec struct {
+				Msg      string `json:"msg"`
+				GRPCAddr string `json:"grpc_addr"`
+				HTTPAddr string `json:"http_addr"`
+			}
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "serving" {
+				addrs <- [2]string{rec.GRPCAddr, rec.HTTPAddr}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+		p.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+	})
+	select {
+	case a := <-addrs:
+		p.grpcAddr, p.httpAddr = a[0], a[1]
+	case err := <-p.exited:
+		t.Fatalf("binary exited early: %v\n%s", err, p.logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("binary did not start serving\n%s", p.logs.String())
+	}
+	return p
+}
+
+func (p *process) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 15s\n%s", p.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestBinaryServesChecksAndDrainsOnSIGTERM(t *testing.T) {
+	// The issuer's JWKS endpoint can be made slow, to hold a Check in flight
+	// (an unknown kid waits on a key refresh) while SIGTERM arrives.
+	var slow atomic.Bool
+	inJWKS := make(chan struct{}, 1)
+	var iss *devissuer.Issuer
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/jwks") && slow.Load() {
+			select {
+			case inJWKS <- struct{}{}:
+			default:
+			}
+			time.Sleep(1500 * time.Millisecond)
+		}
+		iss.Handler().ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	var err error
+	iss, err = devissuer.New(devissuer.Options{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p := startBinary(t, fmt.Sprintf(`
+server:
+  shutdown_grace: 10s
+issuers:
+  - url: %s
+    refresh_min_interval: 1ms
+audiences: ["https://github.com/octo-org"]
+policies:
+  - name: default
+    match: {path_prefixes: [/]}
+    allow:
+      - repository_owner_id: "123456"
+`, srv.URL))
+	p.waitReady(t)
+
+	conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := authv3.NewAuthorizationClient(conn)
+	check := func(tok string) (*authv3.CheckResponse, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return client.Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+			Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+				Method: "GET", Host: "svc", Path: "/x",
+				Headers: map[string]string{"authorization": "Bearer " + tok, ":path": "/x"},
+			}},
+		}})
+	}
+
+	// gRPC health follows readiness (polled every 250ms by the service).
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		health, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+		if err == nil && health.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("grpc health = %v, %v; want SERVING", health.GetStatus(), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	tok, _ := iss.Mint(nil)
+	resp, err := check(tok)
+	if err != nil || codes.Code(resp.GetStatus().GetCode()) != codes.OK {
+		t.Fatalf("Check = %v, %v; want OK\n%s", resp, err, p.logs.String())
+	}
+	if strings.Contains(p.logs.String(), tok) {
+		t.Fatal("the token appears in the log")
+	}
+	if !strings.Contains(p.logs.String(), `"msg":"decision"`) {
+		t.Errorf("no decision log line:\n%s", p.logs.String())
+	}
+
+	// In flight: an unknown kid makes the Check wait on a (slow) refresh.
+	slow.Store(true)
+	unknown, _ := iss.MintWith(map[string]any{"kid": "rotated-in-later"}, nil)
+	type result struct {
+		resp *authv3.CheckResponse
+		err  error
+	}
+	inflight := make(chan result, 1)
+	go func() {
+		r, err := check(unknown)
+		inflight <- result{r, err}
+	}()
+	select {
+	case <-inJWKS:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the in-flight Check never reached the JWKS server")
+	}
+	sent := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-inflight
+	if r.err != nil {
+		t.Fatalf("in-flight Check failed across SIGTERM: %v", r.err)
+	}
+	if got := r.resp.GetDeniedResponse().GetStatus().GetCode(); got != 401 {
+		t.Errorf("in-flight Check: HTTP %d, want 401 (unknown key)", got)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Fatalf("exit: %v, want status 0\n%s", err, p.logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("did not exit within the shutdown grace")
+	}
+	if elapsed := time.Since(sent); elapsed > 10*time.Second {
+		t.Errorf("shutdown took %v", elapsed)
+	}
+}
+
+func TestBinaryNotReadyWithoutKeys(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	defer down.Close()
+	p := startBinary(t, fmt.Sprintf(`
+issuers:
+  - url: %s
+audiences: ["https://github.com/octo-org"]
+policies:
+  - name: default
+    match: {path_prefixes: [/]}
+    allow:
+      - repository_owner_id: "123456"
+`, down.URL))
+	time.Sleep(300 * time.Millisecond)
+	resp, err := http.Get("http://" + p.httpAddr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d without keys, want 503", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + p.httpAddr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/healthz = %d, want 200", resp.StatusCode)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-p.exited; err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
