@@ -24,23 +24,19 @@ import (
 // typed_per_filter_config ... check_settings: {context_extensions: {policy: NAME}}.
 const PolicyKey = "policy"
 
-// ObserveFunc is called once per Check with the request, its decision and the
-// time the Check took. It is how logs and metrics see decisions.
-type ObserveFunc func(ctx context.Context, r *authz.Request, d *authz.Decision, elapsed time.Duration)
-
 // Options configures a Server.
 type Options struct {
 	// Authorizer decides every request. Required.
 	Authorizer *authz.Authorizer
 	// Observe, if set, sees every decision.
-	Observe ObserveFunc
+	Observe authz.ObserveFunc
 }
 
 // Server implements authv3.AuthorizationServer.
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
 	authorizer *authz.Authorizer
-	observe    ObserveFunc
+	observe    authz.ObserveFunc
 }
 
 // NewServer returns a Check server over opts.Authorizer.

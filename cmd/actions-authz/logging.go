@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/authz"
-	"github.com/actions-authz/actions-authz/envoy"
 )
 
 // newLogger returns the one JSON logger of the process.
@@ -22,7 +21,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 // decisionLogger writes one line per decision, as log.decisions says: all,
 // deny (every decision but a plain allow) or none. It never logs the token.
-func decisionLogger(logger *slog.Logger, which string) envoy.ObserveFunc {
+func decisionLogger(logger *slog.Logger, which string) authz.ObserveFunc {
 	if which == "none" {
 		return nil
 	}
