@@ -15,10 +15,17 @@ import (
 // collecting every problem rather than stopping at the first. root is the
 // file's node tree, for line numbers.
 type compiler struct {
-	root     *yaml.Node
+	root    *yaml.Node
+	patched map[*yaml.Node]bool // nodes the shape check repaired, see complete
+
 	problems []*problem
 	warnings []string
 }
+
+// complete reports whether mapping n is as written: the shape check cut no
+// misspelt key out of it. A missing required key is only reported in a
+// complete mapping; otherwise it is most likely the misspelt one.
+func (c *compiler) complete(n *yaml.Node) bool { return !c.patched[deref(n)] }
 
 func (c *compiler) fail(line int, place, msg string) {
 	c.problems = append(c.problems, &problem{line: line, place: place, msg: msg})
@@ -33,7 +40,7 @@ func (c *compiler) warn(line int, place, msg string) {
 func (c *compiler) compile(cfg *Config) *Engine {
 	c.server(&cfg.Server, child(c.root, "server"))
 	c.issuers(cfg.Issuers, child(c.root, "issuers"))
-	c.audiences(cfg.Audiences, child(c.root, "audiences"), "audiences", true)
+	c.audiences(cfg.Audiences, child(c.root, "audiences"), "audiences", c.complete(c.root))
 	c.token(&cfg.Token, child(c.root, "token"))
 	c.limits(cfg)
 	c.log(&cfg.Log, child(c.root, "log"))
@@ -64,7 +71,7 @@ func (c *compiler) server(s *ServerConfig, n *yaml.Node) {
 }
 
 func (c *compiler) issuers(list []claims.IssuerConfig, n *yaml.Node) {
-	if len(list) == 0 {
+	if len(list) == 0 && c.complete(c.root) {
 		c.fail(lineOf(n, 0), "issuers", "no issuers: list at least one (url: https://token.actions.githubusercontent.com for github.com)")
 		return
 	}
@@ -76,7 +83,9 @@ func (c *compiler) issuers(list []claims.IssuerConfig, n *yaml.Node) {
 		urlLine := lineOf(child(in, "url"), line)
 		switch {
 		case is.URL == "":
-			c.fail(line, place+": url", "missing issuer url")
+			if c.complete(in) {
+				c.fail(line, place+": url", "missing issuer url")
+			}
 		default:
 			if err := checkURL(is.URL, true); err != "" {
 				c.fail(urlLine, place+": url", err)
@@ -146,12 +155,12 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// audiences checks an audience list; required says whether it may be empty.
+// audiences checks an audience list; required says whether it must be given.
 func (c *compiler) audiences(list []string, n *yaml.Node, place string, required bool) {
 	if len(list) == 0 {
 		if required {
 			c.fail(lineOf(n, 0), place, "no audiences: the token's aud must be one of them (use a custom audience per deployment)")
-		} else if list != nil {
+		} else if list != nil && n != nil {
 			c.fail(lineOf(n, 0), place, "empty list; remove the key to use the global audiences")
 		}
 		return
@@ -253,6 +262,9 @@ func unknownClaim(name string) string {
 
 func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
 	if len(cfg.Policies) == 0 {
+		if !c.complete(c.root) {
+			return
+		}
 		c.fail(lineOf(n, 0), "policies", "no policies: every request would be denied")
 		return
 	}
@@ -287,7 +299,7 @@ func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, g
 		noRule:    "policy " + strconv.Quote(pc.Name) + ": no rule matched",
 		dryRunMsg: "policy " + strconv.Quote(pc.Name) + ": no rule matched (allowed: dry_run)",
 	}
-	if pc.Name == "" {
+	if pc.Name == "" && c.complete(n) {
 		c.fail(line, place+": name", "empty policy name: every policy needs one")
 	}
 	if pc.Match != nil {
@@ -312,11 +324,16 @@ func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, g
 			"allow_any_repository: true: its rules need not pin the repository owner, so a workflow in any repository on GitHub may be allowed")
 	}
 	allow := child(n, "allow")
-	if len(pc.Allow) == 0 {
+	if len(pc.Allow) == 0 && c.complete(n) {
 		c.fail(lineOf(allow, line), place+": allow", "empty allow: the policy would deny every request")
 	}
 	for j := range pc.Allow {
-		p.rules = append(p.rules, c.rule(&pc.Allow[j], lineOf(item(allow, j), line), at(place, "allow"+index(j)), pc.AllowAnyRepository))
+		rn := item(allow, j)
+		if c.patched[rn] {
+			p.rules = append(p.rules, rule{})
+			continue
+		}
+		p.rules = append(p.rules, c.rule(&pc.Allow[j], lineOf(rn, line), at(place, "allow"+index(j)), pc.AllowAnyRepository))
 	}
 	return p
 }
@@ -369,6 +386,9 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route {
 	line := lineOf(n, 0)
 	if len(m.Hosts) == 0 && len(m.PathPrefixes) == 0 && len(m.Methods) == 0 {
+		if !c.complete(n) {
+			return nil
+		}
 		c.fail(line, place, "empty match: list hosts, path_prefixes or methods, or remove match to select the policy only by name")
 		return nil
 	}

@@ -31,10 +31,14 @@ func LoadConfig(path string) (*Config, error) {
 //
 // Decoding is strict: a key the file format does not have is an error, and so
 // is an unquoted number or boolean where a claim value is expected. On
-// failure the error holds every problem found, one per line (errors.Join),
-// each naming its place, for example
+// failure the error holds every problem found (errors.Join: one per line, in
+// file order), each naming its place, for example
 //
 //	line 12: policy "deploy" (policies[0]): allow[1]: ref: invalid regex "(": ...
+//
+// A value of the wrong type for a plain setting (shutdown_grace: soon) is
+// reported in YAML's own words, and only the other problems of that kind
+// are reported with it.
 func ParseConfig(data []byte) (*Config, error) {
 	return parseConfig(data, "")
 }
@@ -55,33 +59,42 @@ func parseConfig(data []byte, file string) (*Config, error) {
 		return nil, fail([]*problem{{msg: err.Error()}})
 	}
 
-	// 2. Shape: unknown or repeated keys and malformed rules, with their place.
-	if ps := checkShape(root, reflect.TypeFor[Config](), ""); len(ps) > 0 {
-		return nil, fail(ps)
-	}
+	// 2. Shape: unknown or repeated keys and malformed rules, reported with
+	// their place and cut out of the tree, so that the rest of the file can
+	// still be checked and every problem reported in one run.
+	sc := shapeChecker{patched: make(map[*yaml.Node]bool)}
+	sc.check(root, reflect.TypeFor[Config](), "")
 
-	// 3. Types, strictly (the shape check has already reported unknown keys
-	// with their place; KnownFields stays on as a second line of defence).
+	// 3. Types. A clean file is decoded strictly from its bytes (KnownFields
+	// is a second line of defence behind the shape check); a file with shape
+	// problems from the repaired tree.
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
+	if len(sc.problems) == 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		err = dec.Decode(&cfg)
+	} else {
+		err = root.Decode(&cfg)
+	}
+	if err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, fail([]*problem{{msg: err.Error()}})
+			return nil, fail(append(sc.problems, &problem{msg: err.Error()}))
 		}
-		ps := make([]*problem, len(te.Errors))
-		for i, msg := range te.Errors {
-			ps[i] = &problem{msg: msg} // yaml's own text starts with "line N:"
+		for _, msg := range te.Errors {
+			sc.problems = append(sc.problems, &problem{msg: msg}) // yaml's own text starts with "line N:"
 		}
-		return nil, fail(ps)
+		// A field left zero by a type error would only cause follow-on
+		// errors: stop here.
+		return nil, fail(sc.problems)
 	}
 
 	// 4. Defaults, then meaning: validate and compile.
 	cfg.applyDefaults()
-	c := compiler{root: root}
+	c := compiler{root: root, patched: sc.patched, problems: sc.problems}
 	engine := c.compile(&cfg)
 	if len(c.problems) > 0 {
+		slices.SortStableFunc(c.problems, func(a, b *problem) int { return a.line - b.line })
 		return nil, fail(c.problems)
 	}
 	cfg.engine = engine
@@ -118,81 +131,110 @@ func parseDocument(data []byte) (*yaml.Node, error) {
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
-// checkShape walks node n against the Go type t it will be decoded into and
-// reports, with their place, keys that t does not have, keys given twice and
-// the errors of types that decode themselves (rules and values). Type
-// mismatches of plain fields are left to the decoder.
-func checkShape(n *yaml.Node, t reflect.Type, place string) []*problem {
+// shapeChecker walks the node tree against the Go types it will be decoded
+// into. It reports keys a type does not have, keys given twice and the errors
+// of the types that decode themselves (rules and values), and repairs the
+// tree as it goes: such keys are cut out, and a broken rule is replaced by an
+// empty one. Both are recorded in patched, so that validation does not
+// report follow-on problems (a required key missing because it was
+// misspelt, an empty rule). Type mismatches of plain fields are left to the
+// decoder.
+type shapeChecker struct {
+	problems []*problem
+	patched  map[*yaml.Node]bool
+}
+
+func (s *shapeChecker) check(n *yaml.Node, t reflect.Type, place string) {
 	n = deref(n)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if n == nil {
-		return nil
+		return
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		if n.ShortTag() == "!!null" { // the decoder would drop it silently
-			if t == reflect.TypeFor[RuleConfig]() {
-				return []*problem{{line: n.Line, place: place, msg: "empty rule: list at least one claim condition"}}
-			}
-			return []*problem{{line: n.Line, place: place, msg: "missing value"}}
-		}
-		return problems(place, n.Decode(reflect.New(t).Interface()))
+		s.checkSelfDecoding(n, t, place)
+		return
 	}
-	var out []*problem
 	switch t.Kind() {
 	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return nil
-		}
-		fields, names := yamlFields(t)
-		seen := make(map[string]int)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.ShortTag() == "!!merge" {
-				out = append(out, checkMerge(v, t, place)...)
-				continue
-			}
-			if line, dup := seen[k.Value]; dup {
-				out = append(out, &problem{line: k.Line, place: place,
-					msg: "key " + strconv.Quote(k.Value) + " given twice (first on line " + strconv.Itoa(line) + ")"})
-				continue
-			}
-			seen[k.Value] = k.Line
-			ft, ok := fields[k.Value]
-			if !ok {
-				out = append(out, &problem{line: k.Line, place: place,
-					msg: "unknown key " + strconv.Quote(k.Value) + " (known: " + strings.Join(names, ", ") + ")"})
-				continue
-			}
-			out = append(out, checkShape(v, ft, at(place, k.Value))...)
+		if n.Kind == yaml.MappingNode {
+			s.checkMapping(n, t, place)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			return nil
+			return
 		}
 		for i, item := range n.Content {
 			p := at(place, index(i))
 			if t.Elem() == reflect.TypeFor[PolicyConfig]() {
 				p = policyPlace(i, scalarAt(item, "name"))
 			}
-			out = append(out, checkShape(item, t.Elem(), p)...)
+			s.check(item, t.Elem(), p)
 		}
 	}
-	return out
 }
 
-// checkMerge checks the mappings merged with "<<: *anchor" (or a list of them).
-func checkMerge(v *yaml.Node, t reflect.Type, place string) []*problem {
-	v = deref(v)
-	if v.Kind == yaml.SequenceNode {
-		var out []*problem
-		for _, m := range v.Content {
-			out = append(out, checkShape(m, t, place)...)
-		}
-		return out
+// checkSelfDecoding decodes n into a new t, as the decoder will, and reports
+// its errors with their place. A null would be dropped silently from a list.
+func (s *shapeChecker) checkSelfDecoding(n *yaml.Node, t reflect.Type, place string) {
+	isRule := t == reflect.TypeFor[RuleConfig]()
+	var err error
+	switch {
+	case n.ShortTag() == "!!null" && isRule:
+		err = &problem{line: n.Line, msg: "empty rule: list at least one claim condition"}
+	case n.ShortTag() == "!!null":
+		err = &problem{line: n.Line, msg: "missing value"}
+	default:
+		err = n.Decode(reflect.New(t).Interface())
 	}
-	return checkShape(v, t, place)
+	if err == nil {
+		return
+	}
+	s.problems = append(s.problems, problems(place, err)...)
+	if isRule {
+		*n = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
+		s.patched[n] = true
+	}
+}
+
+// checkMapping checks the keys of mapping n against struct type t.
+func (s *shapeChecker) checkMapping(n *yaml.Node, t reflect.Type, place string) {
+	fields, names := yamlFields(t)
+	seen := make(map[string]int)
+	kept := make([]*yaml.Node, 0, len(n.Content))
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.ShortTag() == "!!merge" { // "<<: *anchor", or a list of them
+			if m := deref(v); m != nil && m.Kind == yaml.SequenceNode {
+				for _, c := range m.Content {
+					s.check(c, t, place)
+				}
+			} else {
+				s.check(v, t, place)
+			}
+			kept = append(kept, k, v)
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			s.problems = append(s.problems, &problem{line: k.Line, place: place,
+				msg: "key " + strconv.Quote(k.Value) + " given twice (first on line " + strconv.Itoa(line) + ")"})
+			continue
+		}
+		seen[k.Value] = k.Line
+		ft, ok := fields[k.Value]
+		if !ok {
+			s.problems = append(s.problems, &problem{line: k.Line, place: place,
+				msg: "unknown key " + strconv.Quote(k.Value) + " (known: " + strings.Join(names, ", ") + ")"})
+			continue
+		}
+		s.check(v, ft, at(place, k.Value))
+		kept = append(kept, k, v)
+	}
+	if len(kept) < len(n.Content) {
+		n.Content = kept
+		s.patched[n] = true
+	}
 }
 
 // yamlFields returns the YAML keys of struct type t with their types, and

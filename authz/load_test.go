@@ -91,11 +91,13 @@ func TestLoadConfigCollectsAllErrors(t *testing.T) {
 		t.Fatal("want an error")
 	}
 	want := []string{
-		`multiple_errors.yaml:3: issuers[0]: url: URL "http://issuer.example.com" must use https`,
-		`multiple_errors.yaml:6: log: level: invalid level "loud"`,
-		`multiple_errors.yaml:9: policy "deploy" (policies[0]): mode: invalid mode "enforce"`,
-		`multiple_errors.yaml:12: policy "deploy" (policies[0]): allow[0]: ref: invalid regex "refs/(heads": missing closing )`,
-		`multiple_errors.yaml:15: policy "build" (policies[1]): allow[0]: does not pin the repository owner`,
+		`multiple_errors.yaml:5: issuers[0]: url: URL "http://issuer.example.com" must use https`,
+		`multiple_errors.yaml:8: log: level: invalid level "loud"`,
+		`multiple_errors.yaml:11: policy "deploy" (policies[0]): mode: invalid mode "enforce"`,
+		`multiple_errors.yaml:14: policy "deploy" (policies[0]): allow[0]: ref: invalid regex "refs/(heads": missing closing )`,
+		`multiple_errors.yaml:15: policy "deploy" (policies[0]): allow[1]: repository_owner_id: value 1234567 is a number`,
+		`multiple_errors.yaml:16: policies[1]: unknown key "nam"`,
+		`multiple_errors.yaml:18: policies[1]: allow[0]: does not pin the repository owner`,
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {
@@ -360,5 +362,38 @@ policies:
 `
 	if _, err := ParseConfig([]byte(src)); err == nil || !strings.Contains(err.Error(), `line 12: policy "b" (policies[1]): match: unknown key "pathz"`) {
 		t.Errorf("err = %v, want unknown key pathz in policy b", err)
+	}
+}
+
+// TestRepairKeepsIndexes: a broken rule is reported and replaced, so the
+// rules after it keep their index in later messages.
+func TestRepairKeepsIndexes(t *testing.T) {
+	src := `
+issuers: [{url: https://token.actions.githubusercontent.com}]
+audiences: [svc]
+policies:
+  - name: p
+    allow:
+      - ~
+      - [repository_id]
+      - ref: main
+`
+	_, err := ParseConfig([]byte(src))
+	want := []string{
+		`line 7: policy "p" (policies[0]): allow[0]: empty rule`,
+		`line 8: policy "p" (policies[0]): allow[1]: a rule must be a mapping`,
+		`line 9: policy "p" (policies[0]): allow[2]: does not pin the repository owner`,
+	}
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("problem %d = %q, want it to start with %q", i, lines[i], w)
+		}
 	}
 }
