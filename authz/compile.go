@@ -42,7 +42,7 @@ func (c *compiler) compile(cfg *Config) *Engine {
 	c.issuers(cfg.Issuers, child(c.root, "issuers"))
 	c.audiences(cfg.Audiences, child(c.root, "audiences"), "audiences", c.complete(c.root))
 	c.token(&cfg.Token, child(c.root, "token"))
-	c.limits(cfg)
+	c.cache(&cfg.Cache, child(c.root, "cache"))
 	c.log(&cfg.Log, child(c.root, "log"))
 	e := &Engine{tokenHeader: cfg.Token.Header, removeToken: *cfg.Upstream.RemoveToken}
 	c.upstream(e, &cfg.Upstream, child(c.root, "upstream"))
@@ -181,9 +181,8 @@ func (c *compiler) token(t *TokenConfig, n *yaml.Node) {
 	}
 }
 
-func (c *compiler) limits(cfg *Config) {
-	if cfg.Cache.MaxEntries < 0 {
-		n := child(c.root, "cache")
+func (c *compiler) cache(cc *CacheConfig, n *yaml.Node) {
+	if cc.MaxEntries < 0 {
 		c.fail(lineOf(child(n, "max_entries"), lineOf(n, 0)), "cache: max_entries", "must not be negative")
 	}
 }
@@ -345,7 +344,7 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 		return rule{}
 	}
 	var r rule
-	pinned, pinnedByID := false, false
+	pinned, pinnedByID, broken := false, false, false
 	for _, cc := range rc.Conditions {
 		cline := cc.Line
 		if cline == 0 {
@@ -354,6 +353,7 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 		f, ok := claims.LookupField(cc.Claim)
 		if !ok {
 			c.fail(cline, place, unknownClaim(cc.Claim))
+			broken = true
 			continue
 		}
 		m, pins, err := compileValue(cc.Value, pinKindOf(f))
@@ -362,6 +362,7 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 				p.line = cline
 				c.problems = append(c.problems, p)
 			}
+			broken = true
 			continue
 		}
 		r.conds = append(r.conds, condition{field: f, m: m, text: cc.Value.String()})
@@ -371,7 +372,7 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 		}
 	}
 	switch {
-	case anyRepository:
+	case anyRepository, broken: // a broken condition may be the one that pins
 	case !pinned:
 		c.fail(line, place, "does not pin the repository owner: constrain repository_owner_id, repository_id, "+
 			"repository_owner, repository or enterprise_id with a value that cannot match every owner "+

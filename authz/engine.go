@@ -257,8 +257,8 @@ func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []st
 		if len(name) < len(e.prefix) || !strings.EqualFold(name[:len(e.prefix)], e.prefix) {
 			continue
 		}
-		name = strings.ToLower(name) // allocates only for a name that is not lower-case already
-		if _, ok := e.setNames[name]; ok || (e.removeToken && name == e.tokenHeader) || slices.Contains(remove, name) {
+		name = strings.ToLower(name)                                        // allocates only for a name that is not lower-case already
+		if _, ok := e.setNames[name]; ok || slices.Contains(remove, name) { // remove may hold the token header already
 			continue
 		}
 		remove = append(remove, name)

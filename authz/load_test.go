@@ -397,3 +397,18 @@ policies:
 		}
 	}
 }
+
+// TestNoFollowOnPinningError: a rule whose owner condition is broken is not
+// also reported as unpinned.
+func TestNoFollowOnPinningError(t *testing.T) {
+	for _, rule := range []string{
+		`{repository_owner_id: {regex: "("}}`,
+		`{repository_owner_idd: "1"}`,
+	} {
+		src := "issuers: [{url: https://token.actions.githubusercontent.com}]\naudiences: [svc]\npolicies: [{name: p, allow: [" + rule + "]}]\n"
+		_, err := ParseConfig([]byte(src))
+		if err == nil || strings.Contains(err.Error(), "does not pin") || strings.Count(err.Error(), "\n") != 0 {
+			t.Errorf("rule %s: error\n%v\nwant exactly one problem, not about pinning", rule, err)
+		}
+	}
+}
