@@ -257,8 +257,10 @@ func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []st
 		if len(name) < len(e.prefix) || !strings.EqualFold(name[:len(e.prefix)], e.prefix) {
 			continue
 		}
-		name = strings.ToLower(name)                                        // allocates only for a name that is not lower-case already
-		if _, ok := e.setNames[name]; ok || slices.Contains(remove, name) { // remove may hold the token header already
+		// ToLower allocates only for a name that is not lower-case already;
+		// remove may hold the token header already.
+		name = strings.ToLower(name)
+		if _, ok := e.setNames[name]; ok || slices.Contains(remove, name) {
 			continue
 		}
 		remove = append(remove, name)
