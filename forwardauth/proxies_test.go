@@ -303,9 +303,6 @@ func TestNginx(t *testing.T) {
 	addr := freeAddr(t)
 	conf := render(t, "nginx.conf", dir,
 		exampleAuthzAddr, e.authzAddr, exampleUpstreamAddr, e.upstream.addr, "127.0.0.1:8080", addr)
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	startProxy(t, exec.Command(bin, "-p", dir, "-e", "stderr", "-g", "daemon off;", "-c", conf), addr)
 	runProxyCases(t, e, addr, false)
 }
