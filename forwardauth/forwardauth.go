@@ -12,10 +12,13 @@
 //   - Forward-auth mode, at VerifyPath (nginx auth_request, Caddy
 //     forward_auth, Traefik forwardAuth): the proxy describes the original
 //     request in X-Forwarded-Method, X-Forwarded-Uri and X-Forwarded-Host, or
-//     X-Original-Method and X-Original-URI. Allow is 200 with every configured
-//     identity header, an absent claim as an empty header; a refusal is 401
-//     with WWW-Authenticate, 403, or 503 with Retry-After, and nothing else,
-//     because nginx turns any other status into a 500.
+//     X-Original-Method, X-Original-URI and X-Original-Host; when both names
+//     of a pair are sent they must agree, and each may be sent once. A
+//     request without the method or the URI is refused with 403, and one
+//     without a host matches no policy that lists hosts. Allow is 200 with
+//     every configured identity header, an absent claim as an empty header;
+//     a refusal is 401 with WWW-Authenticate, 403, or 503 with Retry-After,
+//     and nothing else, because nginx turns any other status into a 500.
 //
 // The policy is chosen as on the gRPC path: by its match section, or by name
 // in forward-auth mode with VerifyPath + "/" + name, a path that only the

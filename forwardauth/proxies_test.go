@@ -340,3 +340,15 @@ func TestExamplesUseTheHandlerPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestMissingProxySkipsOffCI(t *testing.T) {
+	t.Setenv("CI", "")
+	var skipped bool
+	t.Run("missing", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		findProxy(t, "actions-authz-no-such-proxy", "none", filepath.Join(t.TempDir(), "nope"))
+	})
+	if !skipped {
+		t.Error("a missing proxy binary did not skip the test")
+	}
+}
