@@ -20,6 +20,7 @@ import (
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/forwardauth"
 )
 
 type serveOptions struct {
@@ -88,6 +89,13 @@ func (s *service) run(ctx context.Context) error {
 		return fmt.Errorf("http listener: %w", err)
 	}
 	defer httpLis.Close()
+	faLis, err := listenForwardAuth(cfg.Server.ForwardAuthAddr)
+	if err != nil {
+		return err
+	}
+	if faLis != nil {
+		defer faLis.Close()
+	}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -124,13 +132,14 @@ func (s *service) run(ctx context.Context) error {
 	}()
 
 	authorizer := authz.NewAuthorizer(verifier, cfg.Engine())
+	observe := decisionLogger(logger, cfg.Log.Decisions)
 	grpcSrv := grpc.NewServer()
 	healthSrv := health.NewServer()
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 	authv3.RegisterAuthorizationServer(grpcSrv, envoy.NewServer(envoy.Options{
 		Authorizer: authorizer,
-		Observe:    decisionLogger(logger, cfg.Log.Decisions),
+		Observe:    observe,
 	}))
 
 	ready := func() bool { return verifier.Ready() }
@@ -160,6 +169,10 @@ func (s *service) run(ctx context.Context) error {
 		defer wg.Done()
 		trackReadiness(ctx, ready, healthSrv, logger)
 	}()
+	if faLis != nil {
+		serveForwardAuth(ctx, faLis, forwardauth.Options{Authorizer: authorizer, Observe: observe, Logger: logger},
+			cfg.Server.ShutdownGrace, &wg, errc)
+	}
 	logger.Info("serving", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(),
 		"policies", len(cfg.Policies), "version", buildVersion())
 
