@@ -7,6 +7,7 @@
 //
 //	actions-authz serve   --config FILE [--grpc-addr A] [--http-addr A] [--dev] [--dev-addr A]
 //	actions-authz check   --config FILE
+//	actions-authz healthcheck (--addr HOST:PORT | --grpc-addr HOST:PORT)
 //	actions-authz version
 package main
 
