@@ -26,8 +26,9 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"sigs.k8s.io/yaml"
 
-	// Every other type the shipped files put in an Any: protojson resolves
-	// "@type" through the global registry, so an unlinked type is an error.
+	// The other types the files put in an Any (the stdout access logger, and
+	// the file one users often switch to): protojson resolves "@type" through
+	// the global registry, so a type not linked in is an error.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/file/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 )
