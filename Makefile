@@ -36,8 +36,8 @@ lint: ## Static checks
 fmt: ## Format the code
 	gofmt -w $$(git ls-files '*.go')
 
-up: ## Start Envoy + actions-authz + the sample private service (needs Docker)
-	docker compose up --build -d
+up: ## Start Envoy + actions-authz + the sample private service (needs Docker); waits until healthy
+	docker compose up --build --wait
 
 down: ## Stop the local stack
 	docker compose down

@@ -7,6 +7,10 @@
 //
 //	actions-authz serve   --config FILE [--grpc-addr A] [--http-addr A] [--dev] [--dev-addr A]
 //	actions-authz check   --config FILE
+//	actions-authz explain --config FILE (--token T | --token-file F | --claims-file F)
+//	                      [--policy NAME] [--method M] [--host H] [--path P]
+//	                      [--at RFC3339] [--jwks-file F]
+//	actions-authz healthcheck (--addr HOST:PORT | --grpc-addr HOST:PORT)
 //	actions-authz version
 package main
 

@@ -39,7 +39,13 @@ const usage = `actions-authz: Envoy external authorization for GitHub Actions OI
 Usage:
   actions-authz serve   --config FILE [--grpc-addr A] [--http-addr A] [--dev] [--dev-addr A]
   actions-authz check   --config FILE
+  actions-authz explain --config FILE (--token T | --token-file F | --claims-file F)
+                        [--policy NAME] [--method M] [--host H] [--path P]
+                        [--at RFC3339] [--jwks-file F]
+  actions-authz healthcheck (--addr HOST:PORT | --grpc-addr HOST:PORT)
   actions-authz version
+
+Run "actions-authz COMMAND --help" for a command's flags.
 `
 
 // run is the whole program: main only adds signals and the exit code.
@@ -54,6 +60,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, rest, stdout, stderr)
 	case "check":
 		return check(rest, stdout, stderr)
+	case "explain":
+		return explain(ctx, rest, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "actions-authz", buildVersion())
 		return nil

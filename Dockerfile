@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+#
+# Two images from one build: the service (the default, last target) and the
+# sample upstream for the local stack.
+#
+#   docker build -t actions-authz .
+#   docker build --target private-service -t actions-authz-private-service .
+#
+# Both are static Go binaries (CGO_ENABLED=0) on distroless/static, running
+# as the unprivileged "nonroot" user (65532). Neither image has a shell, so
+# their healthchecks are subcommands of the binaries themselves.
+
+ARG GO_VERSION=1.26
+
+FROM golang:${GO_VERSION}-bookworm AS build
+WORKDIR /src
+ENV CGO_ENABLED=0 GOFLAGS=-trimpath
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+ARG VERSION=dev
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    go build -ldflags "-s -w -X main.version=${VERSION}" -o /out/actions-authz ./cmd/actions-authz && \
+    go build -ldflags "-s -w" -o /out/private-service ./examples/private-service
+
+# The sample upstream: echoes the identity headers it receives.
+FROM gcr.io/distroless/static-debian12:nonroot AS private-service
+COPY --from=build /out/private-service /usr/local/bin/private-service
+USER nonroot:nonroot
+EXPOSE 8080
+HEALTHCHECK --interval=5s --timeout=3s --retries=3 \
+    CMD ["/usr/local/bin/private-service", "--probe", "http://127.0.0.1:8080/healthz"]
+ENTRYPOINT ["/usr/local/bin/private-service"]
+CMD ["--addr", ":8080"]
+
+# The service: ext_authz gRPC on 9000, /healthz /readyz on 9001.
+FROM gcr.io/distroless/static-debian12:nonroot AS actions-authz
+COPY --from=build /out/actions-authz /usr/local/bin/actions-authz
+USER nonroot:nonroot
+EXPOSE 9000 9001
+HEALTHCHECK --interval=5s --timeout=3s --retries=3 \
+    CMD ["/usr/local/bin/actions-authz", "healthcheck", "--addr", "127.0.0.1:9001"]
+ENTRYPOINT ["/usr/local/bin/actions-authz"]
+CMD ["serve", "--config", "/etc/actions-authz/config.yaml"]

@@ -1,0 +1,57 @@
+package envoy_test
+
+import (
+	"regexp"
+	"testing"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// The README's "Attach to your Envoy" snippets are Envoy configuration too:
+// each follows a marker <!-- envoy: TYPE --> naming its proto type, and must
+// parse and validate as that type.
+func TestReadmeEnvoySnippets(t *testing.T) {
+	readme := readRepoFile(t, "README.md")
+	re := regexp.MustCompile("(?s)<!-- envoy: ([A-Za-z0-9_.]+) -->\\s*```yaml\n(.*?)```")
+	found := map[string]proto.Message{}
+	for _, m := range re.FindAllSubmatch(readme, -1) {
+		name, body := string(m[1]), m[2]
+		mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(name))
+		if err != nil {
+			t.Errorf("README snippet type %s: %v", name, err)
+			continue
+		}
+		msg := mt.New().Interface()
+		if err := parseEnvoyYAML(body, msg); err != nil {
+			t.Errorf("README snippet %s: %v", name, err)
+			continue
+		}
+		for _, err := range validateDeep(msg, name) {
+			t.Errorf("README snippet: %v", err)
+		}
+		found[name] = msg
+	}
+	cl, _ := found["envoy.config.cluster.v3.Cluster"].(*clusterv3.Cluster)
+	filter, _ := found["envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter"].(*hcmv3.HttpFilter)
+	rt, _ := found["envoy.config.route.v3.Route"].(*routev3.Route)
+	if cl == nil || filter == nil || rt == nil {
+		t.Fatalf("README must have a cluster, an http filter and a route snippet; found %d snippets", len(found))
+	}
+	if !speaksHTTP2(cl) {
+		t.Errorf("README cluster %q does not speak HTTP/2", cl.GetName())
+	}
+	ea := new(extauthzv3.ExtAuthz)
+	unpack(t, filter.GetTypedConfig(), ea)
+	if got := ea.GetGrpcService().GetEnvoyGrpc().GetClusterName(); got != cl.GetName() {
+		t.Errorf("README filter sends to cluster %q, the cluster snippet is %q", got, cl.GetName())
+	}
+	if _, ok := rt.GetTypedPerFilterConfig()[filter.GetName()]; !ok {
+		t.Errorf("README route has no typed_per_filter_config for %q", filter.GetName())
+	}
+}
