@@ -58,3 +58,14 @@ func TestParseConfigBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestParseConfigUnclosedQuote is the YAML path to a crash FuzzPattern found:
+// a regex whose \Q literal is not closed made the loader panic.
+func TestParseConfigUnclosedQuote(t *testing.T) {
+	doc := "issuers: [{url: https://token.actions.githubusercontent.com}]\naudiences: [x]\n" +
+		"policies:\n  - name: p\n    allow:\n      - repository_owner_id: \"1\"\n        ref: {regex: 'refs/.\\Qmain'}\n"
+	_, err := ParseConfig([]byte(doc))
+	if err == nil || !strings.Contains(err.Error(), `line 7: policy "p" (policies[0]): allow[0]: ref: invalid regex`) {
+		t.Fatalf("ParseConfig = %v, want an invalid regex error on line 7", err)
+	}
+}
