@@ -44,7 +44,7 @@ type stack struct {
 	authorizer *authz.Authorizer
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	s := &stack{}
 	var handler atomic.Pointer[http.Handler]
@@ -94,7 +94,7 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
-func waitReady(t *testing.T, v *claims.Verifier) {
+func waitReady(t testing.TB, v *claims.Verifier) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !v.Ready() {
@@ -106,7 +106,7 @@ func waitReady(t *testing.T, v *claims.Verifier) {
 }
 
 // serveGRPC runs srv on a loopback port and returns a client to it.
-func serveGRPC(t *testing.T, srv authv3.AuthorizationServer) authv3.AuthorizationClient {
+func serveGRPC(t testing.TB, srv authv3.AuthorizationServer) authv3.AuthorizationClient {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -148,7 +148,7 @@ func checkRequest(policy, path string, headers map[string]string) *authv3.CheckR
 
 func bearer(tok string) map[string]string { return map[string]string{"authorization": "Bearer " + tok} }
 
-func (s *stack) mint(t *testing.T, c map[string]any) string {
+func (s *stack) mint(t testing.TB, c map[string]any) string {
 	t.Helper()
 	tok, err := s.issuer.Mint(c)
 	if err != nil {
