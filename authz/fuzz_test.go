@@ -126,4 +126,3 @@ func globMatch(pattern, s string) bool {
 	}
 	return ok[len(v)]
 }
-
