@@ -119,6 +119,9 @@ func parseDocument(data []byte) (*yaml.Node, error) {
 		}
 		return nil, fmt.Errorf("line %d: a second YAML document; the configuration is one document", extra.Line)
 	}
+	if err := checkExpansion(&doc); err != nil {
+		return nil, err
+	}
 	root := deref(&doc)
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = deref(root.Content[0])

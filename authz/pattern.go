@@ -6,6 +6,7 @@ import (
 	"regexp/syntax"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/actions-authz/actions-authz/claims"
 )
@@ -141,6 +142,11 @@ func compileGlob(s string, kind pinKind) (matcher, bool, error) {
 	if wild < 0 {
 		return equal(s), pinnedBy(kind, s, true), nil
 	}
+	if !utf8.ValidString(s) {
+		// Claims are JSON strings, always valid UTF-8; and regexp refuses
+		// invalid UTF-8, so this glob could not be compiled below.
+		return nil, false, &problem{msg: "invalid glob " + strconv.Quote(s) + ": not valid UTF-8"}
+	}
 	if strings.ContainsAny(s, `[]{}\`) {
 		return nil, false, &problem{msg: "invalid glob " + strconv.Quote(s) +
 			`: only * and ? are wildcards, and [ ] { } \ are not allowed in a glob; use a list for alternatives or {regex: ...}`}
@@ -193,5 +199,11 @@ func compileRegex(s string, kind pinKind) (matcher, bool, error) {
 	if complete {
 		return equal(lit), pins, nil
 	}
-	return pattern{regexp.MustCompile(`^(?:` + s + `)$`)}, pins, nil
+	// Wrapping a valid pattern fails only when a \Q literal runs to its end
+	// and would swallow the closing ")$".
+	re, err := regexp.Compile(`^(?:` + s + `)$`)
+	if err != nil {
+		return nil, false, &problem{msg: "invalid regex " + strconv.Quote(s) + `: a \Q literal must be closed with \E`}
+	}
+	return pattern{re}, pins, nil
 }

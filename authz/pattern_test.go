@@ -200,12 +200,19 @@ func TestInvalidValues(t *testing.T) {
 		{exact("{a,b}*"), "invalid glob"},
 		{anyOfValues(exact("a"), regex("(")), `[1]: invalid regex`},
 		{negate(regex("(")), `not: invalid regex`},
+		// Found by FuzzPattern: regexp.MustCompile panicked on both.
+		{exact("\xa5*0"), "not valid UTF-8"},
+		{regex(`a.\Qb`), `\Q literal must be closed with \E`},
 	}
 	for _, tt := range tests {
 		_, _, err := compileValue(tt.value, pinNever)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("compileValue(%s) = %v, want an error holding %q", tt.value, err, tt.want)
 		}
+	}
+	// A closed \Q...\E literal anchors like any other regex.
+	if m, _, err := compileValue(regex(`a.\Q*\E`), pinNever); err != nil || !m.match("ax*") || m.match("ax*y") {
+		t.Errorf(`regex a.\Q*\E: err %v, or it does not match exactly "ax*"`, err)
 	}
 	// Brackets and braces are plain characters in an exact value.
 	if _, _, err := compileValue(exact("Build [linux] {x}"), pinNever); err != nil {

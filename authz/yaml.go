@@ -119,7 +119,15 @@ func (r *RuleConfig) UnmarshalYAML(n *yaml.Node) error {
 // or {not: <value>}. Anything else, including an unquoted number or boolean,
 // is an error.
 func (v *Value) UnmarshalYAML(n *yaml.Node) error {
+	return v.unmarshal(n, 0)
+}
+
+// unmarshal is UnmarshalYAML for a value nested depth lists or nots deep.
+func (v *Value) unmarshal(n *yaml.Node, depth int) error {
 	n = deref(n)
+	if depth > maxValueDepth {
+		return &problem{line: n.Line, msg: "lists and not nest more than " + strconv.Itoa(maxValueDepth) + " levels deep in this value"}
+	}
 	switch n.Kind {
 	case yaml.ScalarNode:
 		s, err := stringScalar(n)
@@ -132,7 +140,7 @@ func (v *Value) UnmarshalYAML(n *yaml.Node) error {
 		items := make([]Value, len(n.Content))
 		var errs []error
 		for i, c := range n.Content {
-			if err := items[i].UnmarshalYAML(c); err != nil {
+			if err := items[i].unmarshal(c, depth+1); err != nil {
 				errs = append(errs, asErrors(problems(index(i), err))...)
 			}
 		}
@@ -161,7 +169,7 @@ func (v *Value) UnmarshalYAML(n *yaml.Node) error {
 			return nil
 		case "not":
 			var inner Value
-			if err := inner.UnmarshalYAML(c); err != nil {
+			if err := inner.unmarshal(c, depth+1); err != nil {
 				return errors.Join(asErrors(problems("not", err))...)
 			}
 			*v = Value{Not: &inner}

@@ -30,6 +30,7 @@ const (
 	ReasonIssuedInFuture  Reason = "issued_in_future"
 	ReasonMissingClaim    Reason = "missing_claim"
 	ReasonNotIDToken      Reason = "not_an_id_token"
+	ReasonLifetime        Reason = "lifetime_too_long"
 	ReasonKeysUnavailable Reason = "keys_unavailable"
 )
 

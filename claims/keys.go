@@ -399,6 +399,8 @@ func parseKey(raw json.RawMessage, algs []string) (jwkset.JWK, error) {
 		return jwkset.JWK{}, fmt.Errorf("kid %q: key type %q is not RSA", m.KID, m.KTY)
 	case m.KID == "":
 		return jwkset.JWK{}, errors.New("key has no kid")
+	case len(m.KID) > maxKIDBytes:
+		return jwkset.JWK{}, fmt.Errorf("kid is longer than %d bytes", maxKIDBytes)
 	case m.USE != "" && m.USE != jwkset.UseSig:
 		return jwkset.JWK{}, fmt.Errorf("kid %q: key use %q is not sig", m.KID, m.USE)
 	case len(m.KEYOPS) > 0 && !slices.Contains(m.KEYOPS, jwkset.KeyOpsVerify):

@@ -506,6 +506,9 @@ func TestFetchLimits(t *testing.T) {
 	mux.HandleFunc("/redirect-other-host", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, elsewhere.URL+"/", http.StatusFound)
 	})
+	mux.HandleFunc("/redirect-loop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/redirect-loop", http.StatusFound)
+	})
 	mux.HandleFunc("/huge-discovery/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"issuer":%q,"jwks_uri":%q,"padding":%q}`, srvURL+"/huge-discovery", srvURL+"/ok", strings.Repeat("x", maxDiscoveryBytes))
 	})
@@ -518,6 +521,10 @@ func TestFetchLimits(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	srvURL = srv.URL
+	hugeFile := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(hugeFile, []byte(`{"keys":[`+strings.Repeat(" ", maxJWKSBytes)+`]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -529,6 +536,8 @@ func TestFetchLimits(t *testing.T) {
 		{"key set over 1 MiB", IssuerConfig{URL: "https://issuer.example", JWKSURL: srv.URL + "/huge"}, false},
 		{"redirect within the host", IssuerConfig{URL: "https://issuer.example", JWKSURL: srv.URL + "/redirect-same-host"}, true},
 		{"redirect to another host", IssuerConfig{URL: "https://issuer.example", JWKSURL: srv.URL + "/redirect-other-host"}, false},
+		{"redirect loop", IssuerConfig{URL: "https://issuer.example", JWKSURL: srv.URL + "/redirect-loop"}, false},
+		{"key set file over 1 MiB", IssuerConfig{URL: "https://issuer.example", JWKSFile: hugeFile}, false},
 		{"discovery over 64 KiB", IssuerConfig{URL: srv.URL + "/huge-discovery"}, false},
 		{"discovery naming an http jwks_uri", IssuerConfig{URL: srv.URL + "/http-jwks"}, false},
 		{"discovery without jwks_uri", IssuerConfig{URL: srv.URL + "/no-jwks-uri"}, false},
@@ -593,6 +602,41 @@ func TestJitter(t *testing.T) {
 	for range 1000 {
 		if d := jitter(time.Minute); d < 54*time.Second || d > 66*time.Second {
 			t.Fatalf("jitter(1m) = %s, outside ±10%%", d)
+		}
+	}
+}
+
+// TestSameHostRedirect checks the redirect policy of the default client:
+// same scheme and host only, at most maxRedirects.
+func TestSameHostRedirect(t *testing.T) {
+	req := func(u string) *http.Request {
+		r, err := http.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	first := req("https://token.example/.well-known/jwks")
+	for _, tc := range []struct {
+		name string
+		to   string
+		hops int // requests already made
+		ok   bool
+	}{
+		{"same host, other path", "https://token.example/keys", 1, true},
+		{"https to http on the same host", "http://token.example/keys", 1, false},
+		{"another host", "https://evil.example/keys", 1, false},
+		{"a subdomain", "https://keys.token.example/keys", 1, false},
+		{"same host, other port", "https://token.example:8443/keys", 1, false},
+		{"the last hop allowed", "https://token.example/keys", maxRedirects - 1, true},
+		{"one hop too many", "https://token.example/keys", maxRedirects, false},
+	} {
+		via := make([]*http.Request, tc.hops)
+		for i := range via {
+			via[i] = first
+		}
+		if err := sameHostRedirect(req(tc.to), via); (err == nil) != tc.ok {
+			t.Errorf("%s: sameHostRedirect = %v, want ok=%v", tc.name, err, tc.ok)
 		}
 	}
 }

@@ -44,6 +44,9 @@ type Config struct {
 	Audiences []string       // required; the token's aud must contain one of these
 	Leeway    time.Duration  // clock skew allowed on exp, nbf and iat; default 60s (negative: none)
 	MaxBytes  int            // larger tokens are refused before parsing; default 8192
+	// MaxLifetime is the longest exp − iat accepted; default 1h. GitHub's ID
+	// tokens live five minutes; a token valid for days or years is not one.
+	MaxLifetime time.Duration
 
 	// HTTPClient fetches discovery documents and key sets; nil means a client
 	// with a 10s timeout that follows redirects only within the same host.
@@ -66,6 +69,7 @@ type Config struct {
 const (
 	DefaultLeeway             = 60 * time.Second
 	DefaultMaxBytes           = 8192
+	DefaultMaxLifetime        = time.Hour
 	DefaultRefreshInterval    = 15 * time.Minute
 	DefaultRefreshMinInterval = 30 * time.Second
 	DefaultMaxStale           = 24 * time.Hour
@@ -79,6 +83,7 @@ const (
 	fetchTimeout      = 30 * time.Second // discovery plus key set, for unknown-kid refreshes
 	maxRedirects      = 5
 	minRSABits        = 2048
+	maxKIDBytes       = 256 // GitHub's kids are 30 to 50 characters
 )
 
 // supportedAlgorithm reports whether an issuer can be configured with alg:
@@ -110,6 +115,8 @@ type Verifier struct {
 	ordered   []*issuerKeys          // in configuration order
 	audiences []string
 	maxBytes  int
+	// maxLifetime bounds exp − iat.
+	maxLifetime time.Duration
 
 	// parser decodes, checks the algorithm against every configured issuer's
 	// list, calls keyFor and verifies the signature and time claims.
@@ -148,20 +155,27 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if cfg.MaxBytes < 0 {
 		return nil, fmt.Errorf("max_bytes: must not be negative, got %d", cfg.MaxBytes)
 	}
+	if cfg.MaxLifetime < 0 {
+		return nil, fmt.Errorf("max_lifetime: must not be negative, got %s", cfg.MaxLifetime)
+	}
 
 	v := &Verifier{
-		issuers:   make(map[string]*issuerKeys, len(cfg.Issuers)),
-		audiences: slices.Clone(cfg.Audiences),
-		maxBytes:  cfg.MaxBytes,
-		client:    cfg.HTTPClient,
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		onFetch:   cfg.OnFetch,
-		retryMin:  time.Second,
-		retryMax:  30 * time.Second,
+		issuers:     make(map[string]*issuerKeys, len(cfg.Issuers)),
+		audiences:   slices.Clone(cfg.Audiences),
+		maxBytes:    cfg.MaxBytes,
+		maxLifetime: cfg.MaxLifetime,
+		client:      cfg.HTTPClient,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		onFetch:     cfg.OnFetch,
+		retryMin:    time.Second,
+		retryMax:    30 * time.Second,
 	}
 	if v.maxBytes == 0 {
 		v.maxBytes = DefaultMaxBytes
+	}
+	if v.maxLifetime == 0 {
+		v.maxLifetime = DefaultMaxLifetime
 	}
 	if v.client == nil {
 		v.client = &http.Client{Timeout: httpTimeout, CheckRedirect: sameHostRedirect}

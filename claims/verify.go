@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
@@ -17,6 +18,10 @@ const (
 	descMalformed      = "token is malformed"
 	descUnverifiable   = "token could not be verified"
 	descCritical       = "token uses unsupported critical header parameters"
+	descType           = "token type is not JWT"
+	descKIDTooLong     = "token key ID is too long"
+	descLifetime       = "token lifetime is longer than an ID token's"
+	descControl        = "token claims hold control characters"
 	descAlgorithm      = "token signing algorithm is not accepted"
 	descKeyAlgorithm   = "token signing algorithm does not match its key"
 	descMissingKID     = "token has no key ID"
@@ -49,22 +54,32 @@ const (
 // The checks run cheapest first, and every check that needs no key runs before
 // a key is looked up, so a forged or stale token never triggers a refresh:
 //
-//  1. size, before any parsing (ReasonTooLarge);
+//  1. size, before any parsing (ReasonTooLarge), and only base64url
+//     characters and dots (ReasonMalformed);
 //  2. structure: three base64url segments, JSON header and claims
 //     (ReasonMalformed), an alg some issuer accepts (ReasonAlgorithm);
-//  3. then, in keyFor: no crit header; iss equal to a configured issuer
-//     (ReasonIssuer); alg accepted for that issuer (ReasonAlgorithm); a kid
-//     (ReasonMissingKID); exp and iat present, exp, nbf and iat within the
-//     leeway (ReasonExpired, ReasonNotYetValid, ReasonIssuedInFuture,
+//  3. then, in keyFor: no crit header, a typ of "JWT" if any and no cty
+//     (ReasonMalformed); iss equal to a configured issuer (ReasonIssuer); alg
+//     accepted for that issuer (ReasonAlgorithm); a kid (ReasonMissingKID);
+//     exp and iat present, exp, nbf and iat within the leeway
+//     (ReasonExpired, ReasonNotYetValid, ReasonIssuedInFuture,
 //     ReasonMissingClaim); aud holding a configured audience (ReasonAudience);
 //     repository and repository_owner_id present (ReasonNotIDToken) and a
-//     non-empty sub (ReasonMissingClaim); the issuer's keys not stale
-//     (ErrKeysUnavailable); the key named by kid, refreshing once if unknown
-//     (ReasonUnknownKey). jku, x5u, jwk and x5t headers are never used;
+//     non-empty sub (ReasonMissingClaim); no control characters in any claim
+//     (ReasonMalformed); exp − iat within MaxLifetime (ReasonLifetime); the
+//     issuer's keys not stale (ErrKeysUnavailable); the key named by kid,
+//     refreshing once if unknown (ReasonUnknownKey; a kid longer than any
+//     key's is unknown at once). jku, x5u, x5c, jwk and x5t headers are
+//     never used;
 //  4. the signature (ReasonSignature), then the time claims again.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > v.maxBytes {
 		return nil, invalid(ReasonTooLarge, descTooLarge, nil)
+	}
+	// encoding/base64 skips newlines, so without this one token would have
+	// many spellings.
+	if !compactAlphabet(raw) {
+		return nil, invalid(ReasonMalformed, descMalformed, nil)
 	}
 	c := new(Claims)
 	tok, err := v.parser.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
@@ -89,6 +104,19 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		return nil, invalid(ReasonMalformed, descCritical, nil)
 	}
+	// Explicit typing (RFC 8725 section 3.11): GitHub types its ID tokens
+	// "JWT". A token typed as anything else (an access token, a logout
+	// token) or with a content type (a nested JWT) is some other kind of
+	// token, whoever signed it.
+	if typ, ok := t.Header["typ"]; ok {
+		s, _ := typ.(string)
+		if !strings.EqualFold(s, "JWT") && !strings.EqualFold(s, "application/jwt") {
+			return nil, invalid(ReasonMalformed, descType, nil)
+		}
+	}
+	if _, ok := t.Header["cty"]; ok {
+		return nil, invalid(ReasonMalformed, descType, nil)
+	}
 
 	// The issuer, exactly: no trailing-slash or prefix leniency.
 	if c.Issuer == "" {
@@ -101,8 +129,14 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	if !slices.Contains(is.cfg.Algorithms, t.Method.Alg()) {
 		return nil, invalid(ReasonAlgorithm, descAlgorithm, nil)
 	}
-	if kid, _ := t.Header[jwkset.HeaderKID].(string); kid == "" {
+	kid, _ := t.Header[jwkset.HeaderKID].(string)
+	if kid == "" {
 		return nil, invalid(ReasonMissingKID, descMissingKID, nil)
+	}
+	// No key has a kid this long (parseKey skips them), so it is unknown
+	// without a lookup or a refresh.
+	if len(kid) > maxKIDBytes {
+		return nil, invalid(ReasonUnknownKey, descKIDTooLong, nil)
 	}
 
 	// Time claims. jwt checks them again after the signature; checking them
@@ -130,6 +164,17 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	}
 	if c.Subject == "" {
 		return nil, invalid(ReasonMissingClaim, descMissingSub, nil)
+	}
+	// Every claim may be sent upstream as a header value, which cannot hold
+	// control characters; GitHub's claims never do.
+	if !printable(c) {
+		return nil, invalid(ReasonMalformed, descControl, nil)
+	}
+	// GitHub's ID tokens live five minutes. One that is valid for much
+	// longer was not minted as an ID token, and would stay replayable for
+	// as long as it says.
+	if c.ExpiresAt.Sub(c.IssuedAt.Time) > v.maxLifetime {
+		return nil, invalid(ReasonLifetime, descLifetime, nil)
 	}
 
 	if !v.usable(is) {
@@ -160,6 +205,43 @@ func (v *Verifier) lookup(ctx context.Context, is *issuerKeys, t *jwt.Token) (an
 		return nil, invalid(ReasonUnknownKey, descUnknownKey, nil)
 	}
 	return pub, nil
+}
+
+// compactAlphabet reports whether s holds only the characters of a compact
+// JWS: base64url without padding, and dots.
+func compactAlphabet(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// printable reports whether every claim of c, every audience included, is
+// free of the characters an HTTP header value cannot carry: ASCII control
+// characters other than tab, and DEL.
+func printable(c *Claims) bool {
+	ok := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if b := s[i]; (b < 0x20 && b != '\t') || b == 0x7f {
+				return false
+			}
+		}
+		return true
+	}
+	for f := FieldIssuer; f < fieldCount; f++ {
+		if !ok(c.Value(f)) {
+			return false
+		}
+	}
+	for _, a := range c.Audience {
+		if !ok(a) {
+			return false
+		}
+	}
+	return true
 }
 
 // audienceOK reports whether aud holds one of the configured audiences.

@@ -24,12 +24,20 @@ import (
 // typed_per_filter_config ... check_settings: {context_extensions: {policy: NAME}}.
 const PolicyKey = "policy"
 
+// DefaultTimeout bounds a Check whose caller set no deadline, or a later one.
+// Envoy's own ext_authz timeout defaults to 200ms, and Envoy sends it.
+const DefaultTimeout = time.Second
+
 // Options configures a Server.
 type Options struct {
 	// Authorizer decides every request. Required.
 	Authorizer *authz.Authorizer
 	// Observe, if set, sees every decision.
 	Observe authz.ObserveFunc
+	// Timeout bounds each Check, in particular its wait for a key refresh
+	// when a token names an unknown kid, even when Envoy sent no deadline.
+	// Zero means DefaultTimeout.
+	Timeout time.Duration
 }
 
 // Server implements authv3.AuthorizationServer.
@@ -37,19 +45,32 @@ type Server struct {
 	authv3.UnimplementedAuthorizationServer
 	authorizer *authz.Authorizer
 	observe    authz.ObserveFunc
+	timeout    time.Duration
 }
 
 // NewServer returns a Check server over opts.Authorizer.
 func NewServer(opts Options) *Server {
-	return &Server{authorizer: opts.Authorizer, observe: opts.Observe}
+	s := &Server{authorizer: opts.Authorizer, observe: opts.Observe, timeout: opts.Timeout}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	return s
 }
 
-// Check answers one ext_authz request.
+// Check answers one ext_authz request, within the caller's deadline or the
+// server's Timeout, whichever comes first.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := time.Now()
 	httpReq := req.GetAttributes().GetRequest().GetHttp()
 	if httpReq == nil {
 		return nil, status.Error(codes.InvalidArgument, "check request has no attributes.request.http")
+	}
+	// Envoy always sends its deadline; only a missing or longer one costs
+	// a timer here.
+	if d, ok := ctx.Deadline(); !ok || d.Sub(start) > s.timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, start.Add(s.timeout))
+		defer cancel()
 	}
 	r := RequestFrom(req)
 	d := s.authorizer.Authorize(ctx, r)

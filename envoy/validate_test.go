@@ -250,7 +250,8 @@ func checkExtAuthz(ea *extauthzv3.ExtAuthz, place string, clusters map[string]*c
 // speaksHTTP2 reports whether the cluster talks HTTP/2 to its endpoints,
 // as a gRPC client needs.
 func speaksHTTP2(c *clusterv3.Cluster) bool {
-	if c.GetHttp2ProtocolOptions() != nil { // deprecated, still honoured
+	//lint:ignore SA1019 a deprecated field Envoy still honours, so a file using it is valid
+	if c.GetHttp2ProtocolOptions() != nil {
 		return true
 	}
 	a, ok := c.GetTypedExtensionProtocolOptions()[httpOptionsType]

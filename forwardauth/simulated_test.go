@@ -337,7 +337,7 @@ func loadEnvoyHTTP(t *testing.T, file string) envoyHTTP {
 	routes := hcm.GetRouteConfig().GetVirtualHosts()[0].GetRoutes()
 	out.upstream = endpoint(routes[0].GetRoute().GetCluster())
 	out.pathPrefix = hs.GetPathPrefix()
-	out.allowed = hs.GetAuthorizationRequest().GetAllowedHeaders().GetPatterns()
+	out.allowed = ext.GetAllowedHeaders().GetPatterns()
 	out.upstreamAllow = hs.GetAuthorizationResponse().GetAllowedUpstreamHeaders().GetPatterns()
 	out.statusOnError = int(ext.GetStatusOnError().GetCode())
 	if out.statusOnError == 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -133,7 +134,13 @@ func (s *service) run(ctx context.Context) error {
 
 	authorizer := authz.NewAuthorizer(verifier, cfg.Engine())
 	observe := decisionLogger(logger, cfg.Log.Decisions)
-	grpcSrv := grpc.NewServer()
+	var tlsCfg *tls.Config
+	if cfg.Server.TLS != nil {
+		if tlsCfg, err = newServerTLS(cfg.Server.TLS, logger); err != nil {
+			return err
+		}
+	}
+	grpcSrv := newGRPCServer(tlsCfg)
 	healthSrv := health.NewServer()
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
@@ -143,14 +150,7 @@ func (s *service) run(ctx context.Context) error {
 	}))
 
 	ready := func() bool { return verifier.Ready() }
-	httpSrv := &http.Server{
-		Handler:           opsHandler(ready),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-	}
+	httpSrv := newHTTPServer(opsHandler(ready))
 
 	wg.Add(3)
 	go func() {
@@ -174,7 +174,7 @@ func (s *service) run(ctx context.Context) error {
 			cfg.Server.ShutdownGrace, &wg, errc)
 	}
 	logger.Info("serving", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(),
-		"policies", len(cfg.Policies), "version", buildVersion())
+		"grpc_tls", tlsMode(cfg.Server.TLS), "policies", len(cfg.Policies), "version", buildVersion())
 
 	var runErr error
 	select {
