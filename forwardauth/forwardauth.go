@@ -82,18 +82,30 @@ type Options struct {
 	Observe authz.ObserveFunc
 	// Logger, if set, receives the HTTP server's own errors (NewServer).
 	Logger *slog.Logger
+	// Timeout bounds each decision, in particular its wait for a key
+	// refresh on an unknown kid. Zero means DefaultTimeout.
+	Timeout time.Duration
 }
+
+// DefaultTimeout bounds a decision when Options.Timeout is zero, as the gRPC
+// front door does.
+const DefaultTimeout = time.Second
 
 // Handler answers authorization requests over HTTP in both modes. It is safe
 // for concurrent use.
 type Handler struct {
 	authorizer *authz.Authorizer
 	observe    authz.ObserveFunc
+	timeout    time.Duration
 }
 
 // New returns a Handler over opts.Authorizer.
 func New(opts Options) *Handler {
-	return &Handler{authorizer: opts.Authorizer, observe: opts.Observe}
+	h := &Handler{authorizer: opts.Authorizer, observe: opts.Observe, timeout: opts.Timeout}
+	if h.timeout <= 0 {
+		h.timeout = DefaultTimeout
+	}
+	return h
 }
 
 // NewServer returns an http.Server for a Handler over opts, with read, write
@@ -154,7 +166,9 @@ func (h *Handler) decide(ctx context.Context, req *authz.Request, bad *authz.Dec
 	if bad != nil {
 		d = *bad
 	} else {
+		ctx, cancel := context.WithTimeout(ctx, h.timeout)
 		d = h.authorizer.Authorize(ctx, *req)
+		cancel()
 	}
 	if h.observe != nil {
 		h.observe(ctx, req, &d, time.Since(start))
