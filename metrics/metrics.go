@@ -66,10 +66,10 @@ type Metrics struct {
 
 	cacheHit, cacheMiss prometheus.Counter
 
-	reloads        *prometheus.CounterVec // result
-	configInfo     *prometheus.GaugeVec   // hash
-	reloadOK       prometheus.Gauge
-	reloadOKTime   prometheus.Gauge
+	reloads         *prometheus.CounterVec // result
+	configInfo      *prometheus.GaugeVec   // hash
+	reloadOK        prometheus.Gauge
+	reloadOKTime    prometheus.Gauge
 	logLinesDropped prometheus.Counter
 
 	mu      sync.Mutex

@@ -118,7 +118,7 @@ func TestKeyMetrics(t *testing.T) {
 	clk.t = clk.t.Add(90 * time.Second)
 	m.OnFetch(a, 2, errors.New("GET: 502"))
 	m.OnFetch(a, 2, fmt.Errorf("stopping: %w", context.Canceled)) // not a failure
-	m.OnFetch("https://not-configured.example", 5, nil)            // ignored
+	m.OnFetch("https://not-configured.example", 5, nil)           // ignored
 	m.OnFetch(b, 3, nil)
 	clk.t = clk.t.Add(10 * time.Second)
 
