@@ -7,7 +7,8 @@
 // and exposes hooks for the parts it observes: Observe is an
 // authz.ObserveFunc for every front door, OnFetch a claims.Config.OnFetch,
 // CacheLookup a hook for the verified-token cache, Reloaded and
-// ConfigLoaded for configuration reloads.
+// ConfigLoaded for configuration reloads; Options take functions for the
+// values others keep (readiness, dropped log lines).
 //
 // Every label value is bounded and comes from the configuration or from a
 // closed set: policy names, issuer URLs, outcomes and reasons. Nothing a
@@ -48,6 +49,10 @@ type Options struct {
 	// Version, if set, is exported as the version label of
 	// actions_authz_build_info.
 	Version string
+	// DroppedLogLines, if set, returns how many log lines have been dropped
+	// so far because the log output could not keep up; it is exported as
+	// actions_authz_log_lines_dropped_total.
+	DroppedLogLines func() uint64
 }
 
 // Metrics holds the collectors. Its methods are safe for concurrent use.
@@ -70,7 +75,6 @@ type Metrics struct {
 	configInfo      *prometheus.GaugeVec   // hash
 	reloadOK        prometheus.Gauge
 	reloadOKTime    prometheus.Gauge
-	logLinesDropped prometheus.Counter
 
 	mu      sync.Mutex
 	issuers []string             // the configured issuers; nil until SetIssuers
@@ -152,15 +156,11 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		Name: name("config_last_reload_success_timestamp_seconds"),
 		Help: "Unix time the configuration in force was loaded.",
 	})
-	m.logLinesDropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: name("log_lines_dropped_total"),
-		Help: "Log lines dropped because the log output could not keep up.",
-	})
 
 	collectors := []prometheus.Collector{
 		m.decisions, m.tokenFailure, durations, m.shadowEval, m.shadowDiff,
 		m.fetches, m.keys, m.lastSuccess, keyAge, cache,
-		m.reloads, m.configInfo, m.reloadOK, m.reloadOKTime, m.logLinesDropped,
+		m.reloads, m.configInfo, m.reloadOK, m.reloadOKTime,
 	}
 	if opts.Ready != nil {
 		ready := opts.Ready
@@ -173,6 +173,13 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			}
 			return 0
 		}))
+	}
+	if opts.DroppedLogLines != nil {
+		dropped := opts.DroppedLogLines
+		collectors = append(collectors, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: name("log_lines_dropped_total"),
+			Help: "Log lines dropped because the log output could not keep up.",
+		}, func() float64 { return float64(dropped()) }))
 	}
 	if opts.Version != "" {
 		info := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -295,10 +302,6 @@ func (m *Metrics) Reloaded(err error) {
 	m.reloads.WithLabelValues("success").Inc()
 	m.reloadOK.Set(1)
 }
-
-// LogLinesDropped counts n log lines that were dropped because the log
-// output did not keep up.
-func (m *Metrics) LogLinesDropped(n int) { m.logLinesDropped.Add(float64(n)) }
 
 // keyAgeCollector exports the age of each issuer's keys, computed when
 // scraped.

@@ -226,8 +226,9 @@ func TestConfigMetrics(t *testing.T) {
 }
 
 func TestCacheAndLogMetrics(t *testing.T) {
-	ready := true
-	m, reg := newMetrics(t, Options{Ready: func() bool { return ready }, Version: "v1.2.3"})
+	ready, dropped := true, uint64(0)
+	m, reg := newMetrics(t, Options{Ready: func() bool { return ready }, Version: "v1.2.3",
+		DroppedLogLines: func() uint64 { return dropped }})
 	out := scrape(t, reg)
 	for _, want := range []string{
 		// Present at zero before the first lookup, so dashboards and alerts
@@ -245,7 +246,7 @@ func TestCacheAndLogMetrics(t *testing.T) {
 	for _, hit := range []bool{true, true, false, true} {
 		m.CacheLookup(hit)
 	}
-	m.LogLinesDropped(7)
+	dropped = 7
 	ready = false
 	out = scrape(t, reg)
 	for _, want := range []string{

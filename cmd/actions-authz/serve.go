@@ -28,6 +28,7 @@ type serveOptions struct {
 	httpAddr   string
 	dev        bool
 	devAddr    string
+	ops        opsOptions // test hooks for reload, keys and metrics
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,21 +45,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.configPath == "" {
 		return usageError("serve: --config is required")
 	}
+	return serveWith(ctx, o, stderr)
+}
+
+// serveWith loads the configuration and runs the service until ctx is done.
+func serveWith(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	cfg, err := authz.LoadConfig(o.configPath)
 	if err != nil {
 		return fmt.Errorf("%s is invalid:\n%w", o.configPath, err)
 	}
-	if o.grpcAddr != "" {
-		cfg.Server.GRPCAddr = o.grpcAddr
-	}
-	if o.httpAddr != "" {
-		cfg.Server.HTTPAddr = o.httpAddr
-	}
-	logger := newLogger(stderr, cfg.Log.Level)
+	applyOverrides(cfg, o)
+	logOut := newLogWriter(stderr, 0)
+	defer logOut.Close()
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(cfg.Log.Level))
+	logger := newLogger(logOut, level)
 	for _, w := range cfg.Warnings() {
 		logger.Warn("configuration warning", "warning", w)
 	}
-	return newService(cfg, o, logger).run(ctx)
+	s := newService(cfg, o, logger)
+	s.level, s.logOut = level, logOut
+	return s.run(ctx)
 }
 
 // service is the running binary: listeners, servers and their wiring.
@@ -66,6 +73,8 @@ type service struct {
 	cfg    *authz.Config
 	opts   serveOptions
 	logger *slog.Logger
+	level  *slog.LevelVar // log.level, changed by reloads
+	logOut *logWriter     // the logger's output, for its drop count
 }
 
 func newService(cfg *authz.Config, o serveOptions, logger *slog.Logger) *service {
@@ -92,7 +101,7 @@ func (s *service) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	errc := make(chan error, 4)
-	issuers := cfg.Issuers
+	devURL := ""
 
 	if s.opts.dev {
 		dev, devSrv, err := startDevIssuer(s.opts.devAddr, cfg, &wg, errc)
@@ -100,42 +109,33 @@ func (s *service) run(ctx context.Context) error {
 			return err
 		}
 		defer devSrv.Close()
-		issuers = withIssuer(issuers, dev.URL())
+		devURL = dev.URL()
 		logger.Warn("DEVELOPMENT ISSUER ENABLED: tokens minted by this process are trusted; never use --dev in production",
 			"issuer", dev.URL(), "mint", dev.URL()+"/token")
 	}
 
-	verifier, err := claims.NewVerifier(claims.Config{
-		Issuers:   issuers,
-		Audiences: cfg.AllAudiences(),
-		Leeway:    cfg.Token.Leeway,
-		MaxBytes:  cfg.Token.MaxBytes,
-		Logger:    logger,
-	})
+	// Metrics, keys, policy and reloads (ops.go).
+	ops, err := s.startOps(ctx, devURL)
 	if err != nil {
 		return err
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := verifier.Run(ctx); err != nil {
-			errc <- fmt.Errorf("keys: %w", err)
-		}
-	}()
+	defer ops.reloader.stop()
+	wg.Go(func() { ops.reloader.run(ctx, ops.hup) })
+	defer ops.stopSignals()
 
-	authorizer := authz.NewAuthorizer(verifier, cfg.Engine())
+	authorizer := ops.reloader.authorizer
 	grpcSrv := grpc.NewServer()
 	healthSrv := health.NewServer()
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 	authv3.RegisterAuthorizationServer(grpcSrv, envoy.NewServer(envoy.Options{
 		Authorizer: authorizer,
-		Observe:    decisionLogger(logger, cfg.Log.Decisions),
+		Observe:    ops.observe,
 	}))
 
-	ready := func() bool { return verifier.Ready() }
+	ready := ops.reloader.ready
 	httpSrv := &http.Server{
-		Handler:           opsHandler(ready),
+		Handler:           opsHandler(ready, ops.metricsHandler),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -225,10 +225,11 @@ func trackReadiness(ctx context.Context, ready func() bool, h *health.Server, lo
 	}
 }
 
-// opsHandler serves /healthz (the process is alive) and /readyz (the
-// configuration is loaded and every issuer has keys).
-func opsHandler(ready func() bool) http.Handler {
+// opsHandler serves /healthz (the process is alive), /readyz (the
+// configuration is loaded and every issuer has keys) and /metrics.
+func opsHandler(ready func() bool, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
