@@ -71,10 +71,10 @@ type Metrics struct {
 
 	cacheHit, cacheMiss prometheus.Counter
 
-	reloads         *prometheus.CounterVec // result
-	configInfo      *prometheus.GaugeVec   // hash
-	reloadOK        prometheus.Gauge
-	reloadOKTime    prometheus.Gauge
+	reloads      *prometheus.CounterVec // result
+	configInfo   *prometheus.GaugeVec   // hash
+	reloadOK     prometheus.Gauge
+	reloadOKTime prometheus.Gauge
 
 	mu      sync.Mutex
 	issuers []string             // the configured issuers; nil until SetIssuers
