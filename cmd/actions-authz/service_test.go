@@ -42,11 +42,16 @@ type testService struct {
 // startService writes config to a file and serves it with hooks.
 func startService(t *testing.T, config string, hooks opsOptions) *testService {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "config.yaml")
+	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return startServiceAt(t, path, hooks)
+}
+
+// startServiceAt serves the configuration file at path with hooks.
+func startServiceAt(t *testing.T, path string, hooks opsOptions) *testService {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	logs := &syncBuffer{}
