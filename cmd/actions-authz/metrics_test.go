@@ -93,8 +93,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 		`actions_authz_config_reloads_total{result="failure"}`:                                            0,
 		`actions_authz_config_info{hash="` + hash + `"}`:                                                  1,
 		`actions_authz_config_last_reload_successful`:                                                     1,
-		`actions_authz_ready`:                                                                             1,
-		`actions_authz_log_lines_dropped_total`:                                                           0,
+		`actions_authz_ready`:                   1,
+		`actions_authz_log_lines_dropped_total`: 0,
 	}
 	for k, w := range want {
 		if v, ok := got[k]; !ok || v != w {
