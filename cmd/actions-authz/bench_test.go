@@ -142,7 +142,7 @@ policies:
 				}
 				srv := envoy.NewServer(envoy.Options{
 					Authorizer: authz.NewAuthorizer(vf.v, cfg.Engine()),
-					Observe:    observeAll(m.Observe, newDecisionLog(logger, sk.which).Observe),
+					Observe:    observeAll(m.Observe, newDecisionLog(logger, out, sk.which).Observe),
 				})
 				if resp, err := srv.Check(context.Background(), req); err != nil || resp.GetStatus().GetCode() != 0 {
 					b.Fatalf("Check = %v, %v; want OK", resp, err)

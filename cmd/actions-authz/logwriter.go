@@ -16,7 +16,8 @@ const defaultLogBuffer = 4 << 20
 // logWriter puts the log between the request path and a slow output: Write
 // copies the line into a bounded buffer and returns, and one goroutine
 // writes the buffer out, many lines per write when they come fast. A Check
-// never waits on a pipe whose reader is behind or a disk that stalls. When
+// never waits on a pipe whose reader is behind or a disk that stalls. Lines
+// wait at most flushDelay before they are written. When
 // the buffer is full a line is dropped, never a Check delayed: the drops
 // are counted (Dropped) and reported by a line of their own once the output
 // catches up.
@@ -94,13 +95,27 @@ func (w *logWriter) Close() error {
 	return nil
 }
 
+// flushDelay is how long the writing goroutine lets lines gather after the
+// first one arrives: under load, one write carries hundreds of lines.
+const flushDelay = 5 * time.Millisecond
+
 func (w *logWriter) run() {
 	defer close(w.done)
+	delay := time.NewTimer(flushDelay)
+	delay.Stop()
 	for {
 		select {
 		case <-w.wake:
+		case <-w.stop:
+			w.flush()
+			return
+		}
+		delay.Reset(flushDelay)
+		select {
+		case <-delay.C:
 			w.flush()
 		case <-w.stop:
+			delay.Stop()
 			w.flush()
 			return
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -86,7 +87,11 @@ func (s *service) startOps(ctx context.Context, devURL string) (*ops, error) {
 	}
 	o.metricsHandler = promhttp.HandlerFor(o.registry, promhttp.HandlerOpts{})
 	r.metrics = o.metrics
-	r.decisions = newDecisionLog(s.logger, s.cfg.Log.Decisions)
+	var logOutput io.Writer = os.Stderr
+	if s.logOut != nil {
+		logOutput = s.logOut
+	}
+	r.decisions = newDecisionLog(s.logger, logOutput, s.cfg.Log.Decisions)
 	r.keysConfig = func(cfg *authz.Config) claims.Config {
 		issuers := cfg.Issuers
 		if devURL != "" {
