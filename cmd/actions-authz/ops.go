@@ -26,9 +26,9 @@ type opsOptions struct {
 	warmup   time.Duration    // bound on a new verifier getting keys; 0: defaultWarmup
 }
 
-// ops is what the service runs beside its servers: the metrics registry,
+// operations is what the service runs beside its servers: the metrics registry,
 // the reloader that owns keys and policy, and the SIGHUP channel.
-type ops struct {
+type operations struct {
 	registry       *prometheus.Registry
 	metrics        *metrics.Metrics
 	metricsHandler http.Handler
@@ -57,8 +57,8 @@ func newRegistry(opts metrics.Options) (*prometheus.Registry, *metrics.Metrics, 
 // startOps builds the metrics, starts the key fetchers for s.cfg (plus the
 // development issuer at devURL, if any) and prepares reloads. The key
 // fetchers run until ctx is done; SIGHUP is caught until stopSignals.
-func (s *service) startOps(ctx context.Context, devURL string) (*ops, error) {
-	o := &ops{}
+func (s *service) startOps(ctx context.Context, devURL string) (*operations, error) {
+	o := &operations{}
 	r := &reloader{
 		path:     s.opts.configPath,
 		opts:     s.opts,
@@ -118,4 +118,4 @@ func (s *service) startOps(ctx context.Context, devURL string) (*ops, error) {
 }
 
 // stopSignals stops catching SIGHUP.
-func (o *ops) stopSignals() { signal.Stop(o.hup) }
+func (o *operations) stopSignals() { signal.Stop(o.hup) }

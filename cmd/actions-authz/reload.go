@@ -125,7 +125,10 @@ func (r *reloader) start(ctx context.Context, cfg *authz.Config) error {
 }
 
 // ready reports whether the verifier in force has keys for every issuer.
-func (r *reloader) ready() bool { return r.active.Load().v.Ready() }
+func (r *reloader) ready() bool {
+	rv := r.active.Load()
+	return rv != nil && rv.v.Ready()
+}
 
 // stop stops the key fetchers of the verifier in force.
 func (r *reloader) stop() {
