@@ -236,21 +236,21 @@ func (r *reloader) reload(ctx context.Context, force bool) {
 		return
 	}
 	r.failedHash = ""
-	r.metrics.Reloaded(nil)
-	r.metrics.ConfigLoaded(cfg.Hash())
 	for _, w := range cfg.Warnings() {
 		r.logger.Warn("configuration warning", "warning", w)
 	}
 	r.logger.Info("configuration reloaded", "config", r.path, "hash", shortHash(cfg.Hash()),
 		"policies", len(cfg.Policies), "issuers", len(cfg.Issuers))
+	r.metrics.Reloaded(nil)
+	r.metrics.ConfigLoaded(cfg.Hash())
 }
 
 // refuse logs and counts a reload that did not happen.
 func (r *reloader) refuse(err error, hash string) {
 	r.failedHash = hash
-	r.metrics.Reloaded(err)
 	r.logger.Error("configuration reload refused; the previous configuration keeps serving",
 		"config", r.path, "hash", shortHash(r.cfg.Hash()), "error", err.Error())
+	r.metrics.Reloaded(err)
 }
 
 // swap puts cfg in force. When the verifier's settings (issuers, audiences,

@@ -151,7 +151,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 
 	// A broken file: refused, logged with its error, counted; v2 answers.
-	s.writeConfig(fmt.Sprintf(policyV2, is.URL()) + "      - {regex: '(' }\n")
+	s.writeConfig(fmt.Sprintf(policyV2, is.URL()) + "      - {regex: '(' }  # not a claim\n")
 	s.waitFor("the refused reload", func() bool {
 		m, _ := s.scrape()
 		return m[`actions_authz_config_reloads_total{result="failure"}`] == 1
@@ -166,8 +166,11 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Errorf("%s after the refused reload: %s, want v2", branch, v)
 		}
 	}
-	refused := s.logLines("configuration reload refused; the previous configuration keeps serving")
-	if len(refused) != 1 || !strings.Contains(fmt.Sprint(refused[0]["error"]), "config.yaml is invalid") {
+	const refusal = "configuration reload refused; the previous configuration keeps serving"
+	s.waitFor("the refusal in the log", func() bool { return len(s.logLines(refusal)) > 0 })
+	refused := s.logLines(refusal)
+	if len(refused) != 1 || !strings.Contains(fmt.Sprint(refused[0]["error"]), "config.yaml is invalid") ||
+		!strings.Contains(fmt.Sprint(refused[0]["error"]), `line 14: policy "default" (policies[0]): allow[2]: unknown claim "regex"`) {
 		t.Errorf("refusal log lines: %v", refused)
 	}
 	if s.httpStatus("/readyz") != 200 {

@@ -36,7 +36,7 @@ type testService struct {
 	httpAddr   string
 	client     authv3.AuthorizationClient
 	logs       *syncBuffer
-	stop       func() error // cancels the service and returns its error
+	stop       func() error // cancels the service, waits for its last log line and returns its error
 }
 
 // startService writes config to a file and serves it with hooks.
@@ -62,7 +62,9 @@ func startServiceAt(t *testing.T, path string, hooks opsOptions) *testService {
 		done <- err
 	}()
 	addrs := make(chan [2]string, 1)
+	scanned := make(chan struct{}) // every line of the log is in logs
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
@@ -86,7 +88,9 @@ func startServiceAt(t *testing.T, path string, hooks opsOptions) *testService {
 			return nil
 		}
 		cancel()
-		return <-done
+		err := <-done
+		<-scanned
+		return err
 	}
 	t.Cleanup(func() { s.stop() })
 	select {
