@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -29,8 +31,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 	"sigs.k8s.io/yaml"
-
-	"github.com/actions-authz/actions-authz/authz"
 )
 
 // securityPolicy is the part of Envoy Gateway's
@@ -230,6 +230,22 @@ func addrPort(t *testing.T, addr string) int32 {
 	return int32(n)
 }
 
+// checkConfig runs "actions-authz check" on a configuration, built from
+// the repository's own module, so that this module needs none of its
+// dependencies.
+func checkConfig(t *testing.T, config string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "run", "./cmd/actions-authz", "check", "--config", path)
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("actions-authz check on the ConfigMap's configuration: %v\n%s", err, out)
+	}
+}
+
 func TestKubernetesManifests(t *testing.T) {
 	m := load(t)
 	ns := one(t, "namespaces", m.namespaces).Name
@@ -302,16 +318,27 @@ func TestKubernetesManifests(t *testing.T) {
 	if !ok {
 		t.Fatalf("ConfigMap %s has no key %s", cmName, filepath.Base(configPath))
 	}
-	cfg, err := authz.ParseConfig([]byte(data))
-	if err != nil {
-		t.Fatalf("the ConfigMap's configuration is invalid:\n%v", err)
+	checkConfig(t, data)
+	var cfg struct {
+		Server struct {
+			GRPCAddr      string `json:"grpc_addr"`
+			HTTPAddr      string `json:"http_addr"`
+			ShutdownGrace string `json:"shutdown_grace"`
+		} `json:"server"`
+	}
+	if err := yaml.Unmarshal([]byte(data), &cfg); err != nil {
+		t.Fatal(err)
 	}
 	if addrPort(t, cfg.Server.GRPCAddr) != grpcPort || addrPort(t, cfg.Server.HTTPAddr) != httpPort {
 		t.Errorf("configuration listens on %s and %s, the container exposes %d and %d",
 			cfg.Server.GRPCAddr, cfg.Server.HTTPAddr, grpcPort, httpPort)
 	}
-	if pod.Spec.TerminationGracePeriodSeconds == nil || float64(*pod.Spec.TerminationGracePeriodSeconds) <= cfg.Server.ShutdownGrace.Seconds() {
-		t.Errorf("terminationGracePeriodSeconds %v must exceed shutdown_grace %v", pod.Spec.TerminationGracePeriodSeconds, cfg.Server.ShutdownGrace)
+	grace, err := time.ParseDuration(cfg.Server.ShutdownGrace)
+	if err != nil {
+		t.Fatalf("server.shutdown_grace: %v", err)
+	}
+	if pod.Spec.TerminationGracePeriodSeconds == nil || float64(*pod.Spec.TerminationGracePeriodSeconds) <= grace.Seconds() {
+		t.Errorf("terminationGracePeriodSeconds %v must exceed shutdown_grace %v", pod.Spec.TerminationGracePeriodSeconds, grace)
 	}
 
 	// Services: select the pods, target the container's ports by name.
