@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/actions-authz/actions-authz/claims"
@@ -17,27 +18,51 @@ type TokenVerifier interface {
 }
 
 // Authorizer answers for a front door: it finds the token in the request,
-// verifies it and asks the current Engine. It is safe for concurrent use,
-// and SetEngine swaps the policy atomically on reload.
+// verifies it and asks the current Engine. It is safe for concurrent use.
+// SetEngine swaps the policy atomically on reload, and Replace swaps the
+// verifier and the policy together, when a reload changes the issuers or
+// audiences.
 type Authorizer struct {
+	current atomic.Pointer[authorizerState]
+	mu      sync.Mutex // serializes writers; readers only load current
+}
+
+// authorizerState is what one request uses from start to end: a reload
+// replaces it whole, so no request mixes an old verifier and a new policy.
+type authorizerState struct {
 	verifier TokenVerifier
-	engine   atomic.Pointer[Engine]
+	engine   *Engine
 }
 
 // NewAuthorizer returns an Authorizer that verifies tokens with v and
 // decides with e.
 func NewAuthorizer(v TokenVerifier, e *Engine) *Authorizer {
-	a := &Authorizer{verifier: v}
-	a.engine.Store(e)
+	a := &Authorizer{}
+	a.current.Store(&authorizerState{verifier: v, engine: e})
 	return a
 }
 
 // SetEngine replaces the Engine; requests already running finish with the
 // old one.
-func (a *Authorizer) SetEngine(e *Engine) { a.engine.Store(e) }
+func (a *Authorizer) SetEngine(e *Engine) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.current.Store(&authorizerState{verifier: a.current.Load().verifier, engine: e})
+}
+
+// Replace replaces the verifier and the Engine at once; requests already
+// running finish with the old pair, requests starting later use the new one.
+func (a *Authorizer) Replace(v TokenVerifier, e *Engine) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.current.Store(&authorizerState{verifier: v, engine: e})
+}
 
 // Engine returns the current Engine.
-func (a *Authorizer) Engine() *Engine { return a.engine.Load() }
+func (a *Authorizer) Engine() *Engine { return a.current.Load().engine }
+
+// Verifier returns the current verifier.
+func (a *Authorizer) Verifier() TokenVerifier { return a.current.Load().verifier }
 
 // Authorize decides one request. The policy is selected first, so that a
 // request no policy covers is denied without the cost of verifying its token,
@@ -47,9 +72,11 @@ func (a *Authorizer) Engine() *Engine { return a.engine.Load() }
 // ReasonInvalidRequest; both are Unauthenticated. A token that fails
 // verification is Unauthenticated with ReasonInvalidToken (Detail holds the
 // claims.Reason), and one whose issuer has no usable keys is Unavailable.
-// Otherwise the verified claims go to the policy as in Engine.Decide.
+// Otherwise the verified claims go to the policy as in Engine.Decide. Every
+// decision about a token carries its TokenHash, for logs.
 func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
-	e := a.engine.Load()
+	st := a.current.Load()
+	e := st.engine
 	p, reason := e.route(&r)
 	if p == nil {
 		return e.noPolicy(reason, r.Policy)
@@ -58,11 +85,16 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
 	if reason != "" {
 		return Decision{Outcome: Unauthenticated, Reason: reason, Description: desc, Policy: p.name, Rule: -1, DryRun: p.dryRun}
 	}
-	c, err := a.verifier.Verify(ctx, raw)
+	hash := HashToken(raw)
+	c, err := st.verifier.Verify(ctx, raw)
 	if err != nil || c == nil {
-		return verifyFailure(err, p)
+		d := verifyFailure(err, p)
+		d.TokenHash = hash
+		return d
 	}
-	return e.decide(p, c, r.Headers)
+	d := e.decide(p, c, r.Headers)
+	d.TokenHash = hash
+	return d
 }
 
 // verifyFailure is the decision for a token the verifier refused.

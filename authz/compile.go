@@ -334,10 +334,19 @@ func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, g
 		}
 		p.rules = append(p.rules, c.rule(&pc.Allow[j], lineOf(rn, line), at(place, "allow"+index(j)), pc.AllowAnyRepository))
 	}
+	// Shadow rules are compiled and checked exactly as allow rules: a team
+	// trying a stricter list must write a list it could enforce.
+	shadow := child(n, "shadow")
+	if pc.Shadow != nil && len(pc.Shadow) == 0 {
+		c.fail(lineOf(shadow, line), place+": shadow", "empty shadow: remove the key, or list the rules to evaluate beside allow")
+	}
+	for j := range pc.Shadow {
+		p.shadow = append(p.shadow, c.rule(&pc.Shadow[j], lineOf(item(shadow, j), line), at(place, "shadow"+index(j)), pc.AllowAnyRepository))
+	}
 	return p
 }
 
-// rule compiles one allow rule and checks that it pins the owner.
+// rule compiles one allow or shadow rule and checks that it pins the owner.
 func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bool) rule {
 	if len(rc.Conditions) == 0 {
 		c.fail(line, place, "empty rule: list at least one claim condition")

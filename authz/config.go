@@ -19,9 +19,11 @@ type Config struct {
 	Upstream  UpstreamConfig        `yaml:"upstream"`
 	Policies  []PolicyConfig        `yaml:"policies"`
 
-	// Set by ParseConfig: the compiled policy and the warnings for check.
+	// Set by ParseConfig: the compiled policy, the warnings for check and
+	// the hash of the file.
 	engine   *Engine
 	warnings []string
+	hash     string // SHA-256 of the file, hex
 }
 
 // ServerConfig holds the listeners. The binary reads it; authz only validates it.
@@ -82,6 +84,11 @@ type PolicyConfig struct {
 	// AllowAnyRepository opts out of the owner-pinning rule. check warns about it.
 	AllowAnyRepository bool         `yaml:"allow_any_repository"`
 	Allow              []RuleConfig `yaml:"allow"`
+	// Shadow is an optional second rule list, written and validated like
+	// Allow, that is evaluated beside it and never enforced: its verdict is
+	// recorded on the Decision, so that a team can see what a stricter (or
+	// looser) policy would do before switching to it.
+	Shadow []RuleConfig `yaml:"shadow"`
 }
 
 // MatchConfig selects a policy by request attributes; every listed

@@ -1,9 +1,12 @@
 package authz
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
+	"unsafe"
 
 	"github.com/actions-authz/actions-authz/claims"
 )
@@ -56,7 +59,16 @@ type Decision struct {
 	Policy      string // the selected policy, "" when none
 	Rule        int    // index of the allowing rule in the policy's allow list; -1 when none
 	DryRun      bool   // the policy is in dry_run mode (an Allow may hide a would-be deny)
-	Claims      *claims.Claims
+	// Shadow is the verdict of the policy's shadow rules when it has some
+	// and the token reached the rules (verified, audience accepted);
+	// ShadowNone otherwise. ShadowRule is the index of the matching shadow
+	// rule, meaningful only with ShadowAllow. They never change Outcome.
+	Shadow     ShadowVerdict
+	ShadowRule int
+	// TokenHash identifies the token in logs without revealing it; zero
+	// when the request carried no usable token. Set by Authorizer.Authorize.
+	TokenHash TokenHash
+	Claims    *claims.Claims
 	// Set are the identity headers for the upstream, in configured order, on
 	// Allow only. A header whose claim is absent has an empty Value.
 	Set []Header
@@ -64,6 +76,73 @@ type Decision struct {
 	// upstream.remove_token) and every client header that carries the identity
 	// prefix and is not in Set.
 	Remove []string
+}
+
+// ShadowVerdict is what a policy's shadow rules say about a request.
+type ShadowVerdict uint8
+
+// The shadow verdicts.
+const (
+	ShadowNone  ShadowVerdict = iota // no shadow rules, or the token did not reach the rules
+	ShadowAllow                      // a shadow rule matches
+	ShadowDeny                       // no shadow rule matches
+)
+
+// String returns "", "allow" or "deny", fit for a log field or a metric label.
+func (v ShadowVerdict) String() string {
+	switch v {
+	case ShadowAllow:
+		return "allow"
+	case ShadowDeny:
+		return "deny"
+	}
+	return ""
+}
+
+// Enforced returns the verdict of the policy's enforced allow rules, in the
+// terms of a shadow verdict: ShadowAllow when a rule matched, ShadowDeny when
+// the rules were evaluated and none matched (a dry_run policy included), and
+// ShadowNone when they were not evaluated.
+func (d *Decision) Enforced() ShadowVerdict {
+	switch {
+	case d.Rule >= 0:
+		return ShadowAllow
+	case d.Reason == ReasonNoRuleMatched || d.Reason == ReasonDryRun:
+		return ShadowDeny
+	}
+	return ShadowNone
+}
+
+// ShadowDisagrees reports whether the policy's shadow rules were evaluated
+// and reached another verdict than its enforced rules: the requests that
+// switching to the shadow list would change.
+func (d *Decision) ShadowDisagrees() bool {
+	return d.Shadow != ShadowNone && d.Shadow != d.Enforced()
+}
+
+// TokenHash is the first 6 bytes of the SHA-256 of a raw token: enough to
+// tell tokens apart in logs and to find every decision about one token,
+// useless for recovering or replaying it. The zero value means no token.
+type TokenHash [6]byte
+
+// HashToken returns the TokenHash of a raw token.
+func HashToken(raw string) TokenHash {
+	// sha256 only reads its input: hashing the string's own bytes saves a
+	// copy of the token (about a kilobyte of garbage) on every request.
+	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw)))
+	return TokenHash(sum[:len(TokenHash{})])
+}
+
+// IsZero reports whether h is the zero value: no token.
+func (h TokenHash) IsZero() bool { return h == TokenHash{} }
+
+// String returns h as 12 lower-case hex digits (the first 12 of the token's
+// SHA-256 in hex), or "" for the zero value.
+func (h TokenHash) String() string {
+	if h.IsZero() {
+		return ""
+	}
+	return hex.EncodeToString(h[:])
 }
 
 // Realm is the realm of the WWW-Authenticate challenge on every 401.

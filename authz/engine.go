@@ -34,6 +34,7 @@ type policy struct {
 	audiences []string
 	dryRun    bool
 	rules     []rule
+	shadow    []rule // evaluated beside rules, never enforced
 	noRule    string // Description of a deny
 	dryRunMsg string // Description of a would-be deny allowed by dry_run
 }
@@ -66,11 +67,11 @@ func (r *rule) failing(c *claims.Claims) int {
 	return -1
 }
 
-// firstMatch returns the index of the first rule whose conditions all hold,
-// or -1.
-func (p *policy) firstMatch(c *claims.Claims) int {
-	for i := range p.rules {
-		if p.rules[i].failing(c) < 0 {
+// firstMatch returns the index of the first of rules whose conditions all
+// hold, or -1.
+func firstMatch(rules []rule, c *claims.Claims) int {
+	for i := range rules {
+		if rules[i].failing(c) < 0 {
 			return i
 		}
 	}
@@ -182,7 +183,9 @@ const noPolicyDescription = "no policy for this route"
 // token whose audience the policy does not accept is Unauthenticated
 // (ReasonAudience). Otherwise the first rule whose conditions all hold
 // allows; when none does, the request is denied (ReasonNoRuleMatched) unless
-// the policy is in dry_run mode, which allows it with ReasonDryRun.
+// the policy is in dry_run mode, which allows it with ReasonDryRun. A policy
+// with shadow rules has them evaluated too, and their verdict recorded in
+// Decision.Shadow; they never change the outcome.
 func (e *Engine) Decide(in Input) Decision {
 	p, reason := e.route(&in.Request)
 	if p == nil {
@@ -228,7 +231,13 @@ func (e *Engine) decide(p *policy, c *claims.Claims, headers map[string]string) 
 		d.Description = "the token's audience is not accepted for this route"
 		return d
 	}
-	d.Rule = p.firstMatch(c)
+	d.Rule = firstMatch(p.rules, c)
+	if p.shadow != nil {
+		d.Shadow, d.ShadowRule = ShadowDeny, firstMatch(p.shadow, c)
+		if d.ShadowRule >= 0 {
+			d.Shadow = ShadowAllow
+		}
+	}
 	switch {
 	case d.Rule >= 0:
 		d.Outcome, d.Reason = Allow, ReasonAllowed

@@ -2,6 +2,8 @@ package authz
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -99,6 +101,8 @@ func parseConfig(data []byte, file string) (*Config, error) {
 	}
 	cfg.engine = engine
 	cfg.warnings = c.warnings
+	sum := sha256.Sum256(data)
+	cfg.hash = hex.EncodeToString(sum[:])
 	return &cfg, nil
 }
 
@@ -357,6 +361,12 @@ func setDefault[T comparable](v *T, def T) {
 // is immutable: later changes to c do not reach it. It is nil for a Config
 // that did not come from ParseConfig or LoadConfig.
 func (c *Config) Engine() *Engine { return c.engine }
+
+// Hash returns the SHA-256 of the file the configuration was parsed from,
+// in hex: a reload of the same bytes has the same hash, and metrics and logs
+// name the configuration in force by it. It is "" for a Config that did not
+// come from ParseConfig or LoadConfig.
+func (c *Config) Hash() string { return c.hash }
 
 // Warnings returns what check should point out in a valid configuration:
 // policies that opt out of owner pinning, rules that pin the owner by name

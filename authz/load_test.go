@@ -47,6 +47,10 @@ func TestLoadConfigInvalid(t *testing.T) {
 		{"number_value.yaml", []string{":9: ", `policy "deploy" (policies[0]): allow[1]: repository_owner_id: value 1234567 is a number; quote it ("1234567"): GitHub claims are strings`}},
 		{"bool_value.yaml", []string{":10: ", `policy "deploy" (policies[0]): allow[1]: ref_protected: value true is a boolean; quote it ("true")`}},
 		{"unknown_value_key.yaml", []string{":10: ", `policy "deploy" (policies[0]): allow[1]: ref: unknown key "glob" in a value; want regex or not`}},
+		{"unpinned_shadow.yaml", []string{":10: ", `policy "deploy" (policies[0]): shadow[0]: ` + unpinned}},
+		{"empty_shadow.yaml", []string{":9: ", `policy "deploy" (policies[0]): shadow: empty shadow`}},
+		{"invalid_shadow_regex.yaml", []string{":11: ", `policy "deploy" (policies[0]): shadow[0]: ref: invalid regex "refs/(heads"`}},
+		{"unknown_shadow_claim.yaml", []string{":11: ", `policy "deploy" (policies[0]): shadow[0]: unknown claim "branch"`}},
 		{"several_value_keys.yaml", []string{":10: ", `policy "deploy" (policies[0]): allow[1]: ref: a mapping value must have exactly one key`, "(regex, not)"}},
 	}
 	seen := map[string]bool{"multiple_errors.yaml": true}

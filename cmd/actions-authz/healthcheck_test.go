@@ -36,7 +36,7 @@ func TestHealthcheck(t *testing.T) {
 	// The HTTP ops handler of serve, ready or not.
 	var ready atomic.Bool
 	httpLis := listen(t)
-	httpSrv := &http.Server{Handler: opsHandler(ready.Load)}
+	httpSrv := &http.Server{Handler: opsHandler(ready.Load, http.NotFoundHandler())}
 	go httpSrv.Serve(httpLis)
 	defer httpSrv.Close()
 

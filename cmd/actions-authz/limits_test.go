@@ -22,7 +22,7 @@ import (
 // TestGRPCMaxRecvMsgSize: a CheckRequest over the limit is refused before it
 // is decoded; one under it is answered.
 func TestGRPCMaxRecvMsgSize(t *testing.T) {
-	addr := serveWith(t, newGRPCServer(nil))
+	addr := serveGRPCOn(t, newGRPCServer(nil))
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestGRPCMaxRecvMsgSize(t *testing.T) {
 // gRPC client will not do on purpose.
 func h2conn(t *testing.T) (*http2.Framer, net.Conn) {
 	t.Helper()
-	addr := serveWith(t, newGRPCServer(nil))
+	addr := serveGRPCOn(t, newGRPCServer(nil))
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func TestGRPCKeepaliveEnforcement(t *testing.T) {
 // serveHTTP runs newHTTPServer on 127.0.0.1 and returns its address.
 func serveHTTP(t *testing.T) string {
 	t.Helper()
-	srv := newHTTPServer(opsHandler(func() bool { return true }))
+	srv := newHTTPServer(opsHandler(func() bool { return true }, http.NotFoundHandler()))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ type serveOptions struct {
 	httpAddr   string
 	dev        bool
 	devAddr    string
+	ops        opsOptions // test hooks for reload, keys and metrics
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,21 +47,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.configPath == "" {
 		return usageError("serve: --config is required")
 	}
+	return serveWith(ctx, o, stderr)
+}
+
+// serveWith loads the configuration and runs the service until ctx is done.
+func serveWith(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	cfg, err := authz.LoadConfig(o.configPath)
 	if err != nil {
 		return fmt.Errorf("%s is invalid:\n%w", o.configPath, err)
 	}
-	if o.grpcAddr != "" {
-		cfg.Server.GRPCAddr = o.grpcAddr
-	}
-	if o.httpAddr != "" {
-		cfg.Server.HTTPAddr = o.httpAddr
-	}
-	logger := newLogger(stderr, cfg.Log.Level)
+	applyOverrides(cfg, o)
+	logOut := newLogWriter(stderr, 0)
+	defer logOut.Close()
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(cfg.Log.Level))
+	logger := newLogger(logOut, level)
 	for _, w := range cfg.Warnings() {
 		logger.Warn("configuration warning", "warning", w)
 	}
-	return newService(cfg, o, logger).run(ctx)
+	s := newService(cfg, o, logger)
+	s.level, s.logOut = level, logOut
+	return s.run(ctx)
 }
 
 // service is the running binary: listeners, servers and their wiring.
@@ -68,6 +75,8 @@ type service struct {
 	cfg    *authz.Config
 	opts   serveOptions
 	logger *slog.Logger
+	level  *slog.LevelVar // log.level, changed by reloads
+	logOut *logWriter     // the logger's output, for its drop count
 }
 
 func newService(cfg *authz.Config, o serveOptions, logger *slog.Logger) *service {
@@ -101,7 +110,7 @@ func (s *service) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	errc := make(chan error, 4)
-	issuers := cfg.Issuers
+	devURL := ""
 
 	if s.opts.dev {
 		dev, devSrv, err := startDevIssuer(s.opts.devAddr, cfg, &wg, errc)
@@ -109,31 +118,21 @@ func (s *service) run(ctx context.Context) error {
 			return err
 		}
 		defer devSrv.Close()
-		issuers = withIssuer(issuers, dev.URL())
+		devURL = dev.URL()
 		logger.Warn("DEVELOPMENT ISSUER ENABLED: tokens minted by this process are trusted; never use --dev in production",
 			"issuer", dev.URL(), "mint", dev.URL()+"/token")
 	}
 
-	verifier, err := claims.NewVerifier(claims.Config{
-		Issuers:   issuers,
-		Audiences: cfg.AllAudiences(),
-		Leeway:    cfg.Token.Leeway,
-		MaxBytes:  cfg.Token.MaxBytes,
-		Logger:    logger,
-	})
+	// Metrics, keys, policy and reloads (ops.go).
+	ops, err := s.startOps(ctx, devURL)
 	if err != nil {
 		return err
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := verifier.Run(ctx); err != nil {
-			errc <- fmt.Errorf("keys: %w", err)
-		}
-	}()
+	defer ops.reloader.stop()
+	wg.Go(func() { ops.reloader.run(ctx, ops.hup) })
+	defer ops.stopSignals()
 
-	authorizer := authz.NewAuthorizer(verifier, cfg.Engine())
-	observe := decisionLogger(logger, cfg.Log.Decisions)
+	authorizer := ops.reloader.authorizer
 	var tlsCfg *tls.Config
 	if cfg.Server.TLS != nil {
 		if tlsCfg, err = newServerTLS(cfg.Server.TLS, logger); err != nil {
@@ -146,11 +145,11 @@ func (s *service) run(ctx context.Context) error {
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 	authv3.RegisterAuthorizationServer(grpcSrv, envoy.NewServer(envoy.Options{
 		Authorizer: authorizer,
-		Observe:    observe,
+		Observe:    ops.observe,
 	}))
 
-	ready := func() bool { return verifier.Ready() }
-	httpSrv := newHTTPServer(opsHandler(ready))
+	ready := ops.reloader.ready
+	httpSrv := newHTTPServer(opsHandler(ready, ops.metricsHandler))
 
 	wg.Add(3)
 	go func() {
@@ -170,7 +169,7 @@ func (s *service) run(ctx context.Context) error {
 		trackReadiness(ctx, ready, healthSrv, logger)
 	}()
 	if faLis != nil {
-		serveForwardAuth(ctx, faLis, forwardauth.Options{Authorizer: authorizer, Observe: observe, Logger: logger},
+		serveForwardAuth(ctx, faLis, forwardauth.Options{Authorizer: authorizer, Observe: ops.observe, Logger: logger},
 			cfg.Server.ShutdownGrace, &wg, errc)
 	}
 	logger.Info("serving", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(),
@@ -238,10 +237,11 @@ func trackReadiness(ctx context.Context, ready func() bool, h *health.Server, lo
 	}
 }
 
-// opsHandler serves /healthz (the process is alive) and /readyz (the
-// configuration is loaded and every issuer has keys).
-func opsHandler(ready func() bool) http.Handler {
+// opsHandler serves /healthz (the process is alive), /readyz (the
+// configuration is loaded and every issuer has keys) and /metrics.
+func opsHandler(ready func() bool, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})

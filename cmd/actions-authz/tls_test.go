@@ -82,10 +82,10 @@ func serveTLS(t *testing.T, files authz.TLSConfig, logs *syncBuffer) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveWith(t, newGRPCServer(tlsCfg))
+	return serveGRPCOn(t, newGRPCServer(tlsCfg))
 }
 
-func serveWith(t *testing.T, gs *grpc.Server) string {
+func serveGRPCOn(t *testing.T, gs *grpc.Server) string {
 	t.Helper()
 	cfg, err := authz.ParseConfig([]byte(`
 issuers: [{url: https://issuer.example}]

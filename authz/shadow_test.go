@@ -1,0 +1,136 @@
+package authz
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/actions-authz/actions-authz/claims"
+)
+
+func TestDecideShadow(t *testing.T) {
+	e := loadEngine(t, "shadow.yaml")
+	feature := func(c *claims.Claims) { c.Ref = "refs/heads/feature" }
+	release := func(c *claims.Claims) { c.Ref = "refs/heads/release/1.2" }
+	otherRepo := func(c *claims.Claims) { c.RepositoryID = "43" }
+	staging := func(c *claims.Claims) { c.Environment = "staging" }
+
+	type verdicts struct {
+		Outcome    Outcome
+		Reason     Reason
+		Rule       int
+		Shadow     ShadowVerdict
+		ShadowRule int // compared only with ShadowAllow
+		Enforced   ShadowVerdict
+		Disagrees  bool
+	}
+	tests := []struct {
+		name   string
+		policy string
+		claims *claims.Claims
+		want   verdicts
+	}{
+		{"stricter: both allow", "stricter", tok(),
+			verdicts{Allow, ReasonAllowed, 0, ShadowAllow, 0, ShadowAllow, false}},
+		{"stricter: shadow would deny another branch", "stricter", tok(feature),
+			verdicts{Allow, ReasonAllowed, 0, ShadowDeny, 0, ShadowAllow, true}},
+		{"stricter: shadow would deny another repository", "stricter", tok(otherRepo),
+			verdicts{Allow, ReasonAllowed, 0, ShadowDeny, 0, ShadowAllow, true}},
+		{"looser: both allow main, by the first shadow rule", "looser", tok(),
+			verdicts{Allow, ReasonAllowed, 0, ShadowAllow, 0, ShadowAllow, false}},
+		{"looser: shadow would allow a release branch", "looser", tok(release),
+			verdicts{Deny, ReasonNoRuleMatched, -1, ShadowAllow, 1, ShadowDeny, true}},
+		{"looser: both deny a feature branch", "looser", tok(feature),
+			verdicts{Deny, ReasonNoRuleMatched, -1, ShadowDeny, 0, ShadowDeny, false}},
+		{"dry run: would deny, shadow allows", "trial", tok(staging),
+			verdicts{Allow, ReasonDryRun, -1, ShadowAllow, 0, ShadowDeny, true}},
+		{"dry run: both allow", "trial", tok(),
+			verdicts{Allow, ReasonAllowed, 0, ShadowAllow, 0, ShadowAllow, false}},
+		{"dry run: both would deny", "trial", tok(otherRepo),
+			verdicts{Allow, ReasonDryRun, -1, ShadowDeny, 0, ShadowDeny, false}},
+		{"no shadow rules", "no-shadow", tok(),
+			verdicts{Allow, ReasonAllowed, 0, ShadowNone, 0, ShadowAllow, false}},
+		{"audience refused: rules not reached", "stricter", tok(aud("other")),
+			verdicts{Unauthenticated, ReasonAudience, -1, ShadowNone, 0, ShadowNone, false}},
+		{"no verified token: rules not reached", "stricter", nil,
+			verdicts{Unauthenticated, ReasonInvalidToken, -1, ShadowNone, 0, ShadowNone, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := e.Decide(Input{Request: Request{Policy: tt.policy}, Claims: tt.claims})
+			got := verdicts{d.Outcome, d.Reason, d.Rule, d.Shadow, 0, d.Enforced(), d.ShadowDisagrees()}
+			if d.Shadow == ShadowAllow {
+				got.ShadowRule = d.ShadowRule
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Decide (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestShadowNeverChangesTheOutcome: the same policy with and without its
+// shadow list decides every token alike.
+func TestShadowNeverChangesTheOutcome(t *testing.T) {
+	const base = `
+issuers: [{url: "https://token.actions.githubusercontent.com"}]
+audiences: ["https://github.com/my-org"]
+policies:
+  - name: p
+    allow:
+      - repository_owner_id: "1234567"
+        ref: refs/heads/main
+`
+	const shadow = `    shadow:
+      - repository_owner_id: "1234567"
+        ref: {not: refs/heads/main}
+`
+	without := parse(t, base).Engine()
+	with := parse(t, base+shadow).Engine()
+	for _, ref := range []string{"refs/heads/main", "refs/heads/dev", "refs/tags/v1"} {
+		in := Input{Request: Request{Policy: "p"}, Claims: tok(func(c *claims.Claims) { c.Ref = ref })}
+		a, b := without.Decide(in), with.Decide(in)
+		if diff := cmp.Diff(outlineOf(a), outlineOf(b)); diff != "" {
+			t.Errorf("ref %s: shadow changed the decision (-without +with):\n%s", ref, diff)
+		}
+		if !b.ShadowDisagrees() {
+			t.Errorf("ref %s: the opposite shadow list agrees with the enforced one", ref)
+		}
+	}
+}
+
+func TestShadowAllowAnyRepository(t *testing.T) {
+	// allow_any_repository lifts owner pinning for shadow rules too.
+	cfg := parse(t, `
+issuers: [{url: "https://token.actions.githubusercontent.com"}]
+audiences: [my-service]
+policies:
+  - name: p
+    allow_any_repository: true
+    allow:
+      - ref: refs/heads/main
+    shadow:
+      - environment: production
+`)
+	d := cfg.Engine().Decide(Input{Request: Request{Policy: "p"}, Claims: tok(aud("my-service"))})
+	if d.Outcome != Allow || d.Shadow != ShadowAllow {
+		t.Errorf("Decide = %v, shadow %v; want allow, shadow allow", d.Outcome, d.Shadow)
+	}
+}
+
+func parse(t *testing.T, yaml string) *Config {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestShadowVerdictString(t *testing.T) {
+	for v, want := range map[ShadowVerdict]string{ShadowNone: "", ShadowAllow: "allow", ShadowDeny: "deny"} {
+		if got := v.String(); got != want {
+			t.Errorf("ShadowVerdict(%d).String() = %q, want %q", v, got, want)
+		}
+	}
+}

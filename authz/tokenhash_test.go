@@ -1,0 +1,131 @@
+package authz
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/actions-authz/actions-authz/claims"
+)
+
+// staticVerifier accepts exactly one raw token, with fixed claims.
+type staticVerifier struct {
+	token  string
+	claims *claims.Claims
+}
+
+func (v staticVerifier) Verify(_ context.Context, raw string) (*claims.Claims, error) {
+	if raw == v.token {
+		return v.claims, nil
+	}
+	return nil, &claims.Error{Reason: claims.ReasonSignature, Description: "token signature is invalid"}
+}
+
+func TestAuthorizeTokenHash(t *testing.T) {
+	const good, bad = "aaa.bbb.ccc", "ddd.eee.fff"
+	a := NewAuthorizer(staticVerifier{good, tok()}, loadEngine(t, "valid.yaml"))
+	hexHash := func(raw string) string {
+		sum := sha256.Sum256([]byte(raw))
+		return hex.EncodeToString(sum[:])[:12]
+	}
+	tests := []struct {
+		name    string
+		auth    string
+		outcome Outcome
+		hash    string
+	}{
+		{"allowed", "Bearer " + good, Allow, hexHash(good)},
+		{"refused token", "Bearer " + bad, Unauthenticated, hexHash(bad)},
+		{"no token", "", Unauthenticated, ""},
+		{"not a bearer token", "Basic dXNlcjpwYXNz", Unauthenticated, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := a.Authorize(context.Background(), Request{Policy: "deploy", Headers: map[string]string{"authorization": tt.auth}})
+			if d.Outcome != tt.outcome {
+				t.Errorf("Outcome = %v, want %v", d.Outcome, tt.outcome)
+			}
+			if got := d.TokenHash.String(); got != tt.hash {
+				t.Errorf("TokenHash = %q, want %q", got, tt.hash)
+			}
+			if d.TokenHash.IsZero() != (tt.hash == "") {
+				t.Errorf("TokenHash.IsZero() = %v", d.TokenHash.IsZero())
+			}
+		})
+	}
+}
+
+func TestHashTokenAllocations(t *testing.T) {
+	raw := string(make([]byte, 1200))
+	if n := testing.AllocsPerRun(100, func() { HashToken(raw) }); n > 0 {
+		t.Errorf("HashToken allocates %v times, want 0", n)
+	}
+}
+
+// TestAuthorizerReplace: SetEngine keeps the verifier, Replace swaps both.
+func TestAuthorizerReplace(t *testing.T) {
+	const first, second = "first.token.x", "second.token.x"
+	e := loadEngine(t, "valid.yaml")
+	a := NewAuthorizer(staticVerifier{first, tok()}, e)
+	decide := func(raw string) Outcome {
+		return a.Authorize(context.Background(), Request{Policy: "deploy", Headers: map[string]string{"authorization": "Bearer " + raw}}).Outcome
+	}
+	if decide(first) != Allow || decide(second) != Unauthenticated {
+		t.Fatal("the first verifier does not answer")
+	}
+
+	stricter := parse(t, `
+issuers: [{url: "https://token.actions.githubusercontent.com"}]
+audiences: ["https://github.com/my-org"]
+policies:
+  - name: deploy
+    allow:
+      - repository_owner_id: "1234567"
+        ref: refs/heads/nope
+`).Engine()
+	a.SetEngine(stricter)
+	if a.Engine() != stricter {
+		t.Error("Engine() is not the engine just set")
+	}
+	if got := decide(first); got != Deny {
+		t.Errorf("after SetEngine: %v, want deny by the new policy with the old verifier", got)
+	}
+
+	v2 := staticVerifier{second, tok()}
+	a.Replace(v2, e)
+	if a.Verifier() != TokenVerifier(v2) || a.Engine() != e {
+		t.Error("Replace did not install both")
+	}
+	if decide(first) != Unauthenticated || decide(second) != Allow {
+		t.Error("after Replace the old verifier still answers")
+	}
+}
+
+func TestConfigHash(t *testing.T) {
+	path := filepath.Join("testdata", "valid.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if got, want := cfg.Hash(), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("Hash() = %s, want %s", got, want)
+	}
+	changed, err := ParseConfig(append(data, "\n# a comment\n"...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed.Hash() == cfg.Hash() {
+		t.Error("a changed file has the same hash")
+	}
+	if (&Config{}).Hash() != "" {
+		t.Error("a Config not parsed has a hash")
+	}
+}
