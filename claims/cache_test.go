@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -453,5 +454,68 @@ func TestShapeRoundTrip(t *testing.T) {
 	}
 	if _, ok := newEntry(&c, key, now.Add(time.Hour)); ok {
 		t.Error("newEntry accepted claims expiring now")
+	}
+}
+
+// BenchmarkCacheMemory fills a cache with DefaultCacheMaxEntries entries and
+// reports the live heap each entry costs ("B/entry"): "same-job" tokens
+// differ only in jti and times, as tokens one job requests again and again
+// (and as the dev issuer mints them); "distinct-runs" tokens also differ in
+// run_id, run_number, check_run_id and sha, as tokens of different workflow
+// runs do, so no two share a shape.
+func BenchmarkCacheMemory(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		distinct bool
+	}{{"same-job", false}, {"distinct-runs", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			const n = DefaultCacheMaxEntries
+			now := time.Unix(1_750_000_000, 0)
+			base := Claims{
+				RegisteredClaims: jwt.RegisteredClaims{
+					Issuer: "https://token.actions.githubusercontent.com", Audience: jwt.ClaimStrings{testAudience},
+					Subject:   "repo:octo-org/octo-repo:ref:refs/heads/main",
+					ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)), IssuedAt: jwt.NewNumericDate(now),
+					NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Minute)),
+				},
+				Actor: "octocat", ActorID: "583231", EventName: "push", JobWorkflowRef: "octo-org/octo-repo/.github/workflows/ci.yml@refs/heads/main",
+				JobWorkflowSHA: "5b1c0c6f3c1d9f2a8e4b7d6a9c0e1f2d3b4a5c6d", Ref: "refs/heads/main", RefProtected: "true", RefType: "branch",
+				Repository: "octo-org/octo-repo", RepositoryID: "456789", RepositoryOwner: "octo-org", RepositoryOwnerID: "123456",
+				RepositoryVisibility: "private", RunAttempt: "1", RunID: "10123456789", RunNumber: "42", CheckRunID: "28123456789",
+				RunnerEnvironment: "github-hosted", SHA: "5b1c0c6f3c1d9f2a8e4b7d6a9c0e1f2d3b4a5c6d", Workflow: "CI",
+				WorkflowRef: "octo-org/octo-repo/.github/workflows/ci.yml@refs/heads/main", WorkflowSHA: "5b1c0c6f3c1d9f2a8e4b7d6a9c0e1f2d3b4a5c6d",
+			}
+			key := &keyID{issuer: &issuerKeys{}}
+			ids := []*keyID{key}
+			key.issuer.ids.Store(&ids)
+			var perEntry float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				cache := newTokenCache(n)
+				for i := range n {
+					c := base
+					c.ID = fmt.Sprintf("%08x-7a5d-4f4b-9a61-1b7b2c6c9f10", i)
+					if bc.distinct {
+						c.RunID = fmt.Sprint(10123456789 + i)
+						c.RunNumber = fmt.Sprint(42 + i)
+						c.CheckRunID = fmt.Sprint(28123456789 + i)
+						c.SHA = fmt.Sprintf("%040x", i)
+					}
+					e, _ := newEntry(&c, key, now)
+					k := digest(c.ID)
+					cache.put(&k, e)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				if got := cache.stats().Entries; got < n*95/100 { // shards fill unevenly
+					b.Fatalf("%d entries", got)
+				}
+				perEntry = float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+				runtime.KeepAlive(cache)
+			}
+			b.ReportMetric(perEntry, "B/entry")
+		})
 	}
 }
