@@ -111,6 +111,8 @@ func (s *service) run(ctx context.Context) error {
 		Leeway:    cfg.Token.Leeway,
 		MaxBytes:  cfg.Token.MaxBytes,
 		Logger:    logger,
+
+		CacheMaxEntries: cfg.Cache.MaxEntries,
 	})
 	if err != nil {
 		return err
