@@ -7,6 +7,7 @@
 //
 //	actions-authz serve   --config FILE [--grpc-addr A] [--http-addr A] [--dev] [--dev-addr A]
 //	actions-authz check   --config FILE
+//	actions-authz loadtest [--addr A] [--mint-url URL] [--tokens N] [--concurrency N] [--duration D] [--pid PID]
 //	actions-authz version
 package main
 

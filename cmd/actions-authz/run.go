@@ -39,6 +39,7 @@ const usage = `actions-authz: Envoy external authorization for GitHub Actions OI
 Usage:
   actions-authz serve   --config FILE [--grpc-addr A] [--http-addr A] [--dev] [--dev-addr A]
   actions-authz check   --config FILE
+  actions-authz loadtest [--addr A] [--mint-url URL] [--tokens N] [--concurrency N] [--duration D] [--pid PID]
   actions-authz version
 `
 
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, rest, stdout, stderr)
 	case "check":
 		return check(rest, stdout, stderr)
+	case "loadtest":
+		return loadtest(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "actions-authz", buildVersion())
 		return nil
