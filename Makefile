@@ -3,13 +3,16 @@ GO      ?= go
 CONFIG  ?= examples/dev/config.yaml
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# vtprotobuf: go-control-plane's generated encoders, which envoy.ServerOptions
+# uses for CheckResponses (a third of the cost of the reflection-based one).
+TAGS    ?= vtprotobuf
 
 .PHONY: all build run test bench lint fmt up down clean
 
 all: build
 
 build: ## Build the binary into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/actions-authz ./cmd/actions-authz
+	CGO_ENABLED=0 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o bin/actions-authz ./cmd/actions-authz
 
 run: ## Run the service with an embedded development issuer (Go only: no Docker, no GitHub)
 	@echo 'actions-authz: gRPC ext_authz on 127.0.0.1:9000, /healthz /readyz on 127.0.0.1:9001,'
@@ -20,11 +23,12 @@ run: ## Run the service with an embedded development issuer (Go only: no Docker,
 	@echo '  TOKEN=$$(curl -s "http://127.0.0.1:9002/token?format=raw&repository_owner_id=999")'
 	@echo '  go run ./examples/checkclient --token "$$TOKEN" --path /hello               # denied: 403'
 	@echo ''
-	$(GO) run ./cmd/actions-authz serve --dev --config $(CONFIG) --grpc-addr 127.0.0.1:9000 --http-addr 127.0.0.1:9001
+	$(GO) run -tags '$(TAGS)' ./cmd/actions-authz serve --dev --config $(CONFIG) --grpc-addr 127.0.0.1:9000 --http-addr 127.0.0.1:9001
 
 test: ## Vet and run every test with the race detector
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -tags '$(TAGS)' ./envoy
 
 bench: ## Run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...

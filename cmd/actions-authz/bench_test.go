@@ -7,7 +7,8 @@ package main
 //
 //	BenchmarkCheck/token=uncached|cached/log=...        in-process envoy.Server.Check
 //	BenchmarkCheckGRPC/token=.../server=baseline|actions-authz   over gRPC on loopback,
-//	    32 concurrent Checks (RunParallel), spread over two connections
+//	    32 concurrent Checks (RunParallel), spread over two connections; actions-authz
+//	    with envoy.ServerOptions, as serve runs it
 //
 // "make bench" feeds the output to benchstat -col /server and -col /token,
 // which prints each figure of actions-authz as a ratio to the baseline's,
@@ -195,26 +196,24 @@ func BenchmarkCheckGRPC(b *testing.B) {
 	for _, token := range []string{"uncached", "cached"} {
 		for _, server := range []string{"baseline", "actions-authz"} {
 			b.Run(fmt.Sprintf("token=%s/server=%s", token, server), func(b *testing.B) {
-				var srv authv3.AuthorizationServer
 				if server == "baseline" {
-					srv = newBaseline(b, f.issuerURL, f.cfg.AllAudiences()[0], token == "cached")
+					benchGRPC(b, newBaseline(b, f.issuerURL, f.cfg.AllAudiences()[0], token == "cached"), f.reqs)
 				} else {
-					srv = productServer(b, f, token == "cached", io.Discard)
+					benchGRPC(b, productServer(b, f, token == "cached", io.Discard), f.reqs, envoy.ServerOptions()...)
 				}
-				benchGRPC(b, srv, f.reqs)
 			})
 		}
 	}
 }
 
-// benchGRPC serves srv on loopback and sends it Checks from benchStreams
-// goroutines over two connections.
-func benchGRPC(b *testing.B, srv authv3.AuthorizationServer, reqs []*authv3.CheckRequest) {
+// benchGRPC serves srv on loopback with opts and sends it Checks from
+// benchStreams goroutines over two connections.
+func benchGRPC(b *testing.B, srv authv3.AuthorizationServer, reqs []*authv3.CheckRequest, opts ...grpc.ServerOption) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(opts...)
 	authv3.RegisterAuthorizationServer(gs, srv)
 	go gs.Serve(lis)
 	b.Cleanup(gs.Stop)

@@ -126,7 +126,7 @@ func (s *service) run(ctx context.Context) error {
 	}()
 
 	authorizer := authz.NewAuthorizer(verifier, cfg.Engine())
-	grpcSrv := grpc.NewServer()
+	grpcSrv := grpc.NewServer(envoy.ServerOptions()...)
 	healthSrv := health.NewServer()
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
