@@ -28,6 +28,7 @@ type loadOptions struct {
 	addr         string
 	mintURL      string
 	tokens       int
+	tokensFile   string
 	distinctRuns bool
 	concurrency  int
 	connections  int
@@ -53,6 +54,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:9000", "ext_authz gRPC address to load")
 	fs.StringVar(&o.mintURL, "mint-url", "http://127.0.0.1:9002/token", "token endpoint of a development issuer (serve --dev); query parameters are claims")
 	fs.IntVar(&o.tokens, "tokens", 1000, "distinct tokens to mint and cycle through")
+	fs.StringVar(&o.tokensFile, "tokens-file", "", "read the tokens from this file (one a line) when it exists, else mint them and write it, so that several runs send the same tokens")
 	fs.BoolVar(&o.distinctRuns, "distinct-runs", false, "give every token its own run_id, run_number, check_run_id and sha, as tokens of different workflow runs")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "Checks in flight at once")
 	fs.IntVar(&o.connections, "connections", 2, "gRPC connections the Checks are spread over (Envoy opens one per worker)")
@@ -76,12 +78,10 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError("loadtest: --duration and --timeout must be positive, --warmup not negative")
 	}
 
-	start := time.Now()
-	tokens, err := mintTokens(ctx, o.mintURL, o.tokens, o.distinctRuns)
+	tokens, err := loadTokens(ctx, &o, stdout)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "minted %d tokens in %s\n", len(tokens), time.Since(start).Round(time.Millisecond))
 
 	reqs := make([]*authv3.CheckRequest, len(tokens))
 	for i, tok := range tokens {
@@ -120,6 +120,37 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("loadtest: no Check was answered")
 	}
 	return nil
+}
+
+// loadTokens reads the tokens from --tokens-file, or mints --tokens of them
+// (and writes them to --tokens-file when it is set).
+func loadTokens(ctx context.Context, o *loadOptions, stdout io.Writer) ([]string, error) {
+	if o.tokensFile != "" {
+		data, err := os.ReadFile(o.tokensFile)
+		if err == nil {
+			tokens := strings.Fields(string(data))
+			if len(tokens) == 0 {
+				return nil, fmt.Errorf("loadtest: %s holds no token", o.tokensFile)
+			}
+			fmt.Fprintf(stdout, "read %d tokens from %s\n", len(tokens), o.tokensFile)
+			return tokens, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	tokens, err := mintTokens(ctx, o.mintURL, o.tokens, o.distinctRuns)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "minted %d tokens in %s\n", len(tokens), time.Since(start).Round(time.Millisecond))
+	if o.tokensFile != "" {
+		if err := os.WriteFile(o.tokensFile, []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return tokens, nil
 }
 
 // mintTokens gets n distinct tokens from a development issuer's token

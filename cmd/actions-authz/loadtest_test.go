@@ -78,6 +78,7 @@ var (
 
 func TestLoadtest(t *testing.T) {
 	addr, mintURL := loadTarget(t)
+	saved := filepath.Join(t.TempDir(), "tokens")
 	tests := []struct {
 		name     string
 		args     []string
@@ -89,6 +90,8 @@ func TestLoadtest(t *testing.T) {
 		{"unknown policy", []string{"--tokens", "2", "--policy", "nosuch"}, "deny", 0},
 		{"owner no rule allows", []string{"--tokens", "2", "--mint-url", mintURL + "?repository_owner_id=999"}, "deny", 0},
 		{"audience not accepted", []string{"--tokens", "2", "--mint-url", mintURL + "?aud=https://example.com"}, "unauthenticated", 0},
+		{"tokens saved", []string{"--tokens", "3", "--tokens-file", saved}, "allow", 0},
+		{"tokens read back, not minted", []string{"--tokens", "3", "--tokens-file", saved, "--mint-url", "http://127.0.0.1:1/token"}, "allow", 0},
 		{"no tokens", []string{"--tokens", "0"}, "", 2},
 		{"bad duration", []string{"--duration", "0s"}, "", 2},
 		{"issuer not running", []string{"--mint-url", "http://127.0.0.1:1/token"}, "", 1},
