@@ -20,7 +20,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // loadOptions are the flags of the loadtest command.
@@ -40,6 +44,7 @@ type loadOptions struct {
 	path         string
 	policy       string
 	pid          int
+	decodeFull   bool
 }
 
 // loadtest sends Envoy-shaped Checks to a running actions-authz (or any
@@ -65,6 +70,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.host, "host", "private.example.test", "host (:authority) of the original request")
 	fs.StringVar(&o.path, "path", "/api/status", "path of the original request")
 	fs.StringVar(&o.policy, "policy", "", "policy name sent as context_extensions, as an Envoy route would")
+	fs.BoolVar(&o.decodeFull, "decode-full", false, "decode every response in full, as a Go client would, instead of its status only")
 	fs.IntVar(&o.pid, "pid", 0, "process ID of the server, when it runs on this Linux host: report its CPU time per Check and peak resident memory")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -87,14 +93,17 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for i, tok := range tokens {
 		reqs[i] = envoyCheckRequest(tok, o.method, o.host, o.path, o.policy, i)
 	}
-	conns := make([]authv3.AuthorizationClient, o.connections)
+	conns := make([]checkFunc, o.connections)
 	for i := range conns {
 		conn, err := grpc.NewClient(o.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		conns[i] = authv3.NewAuthorizationClient(conn)
+		conns[i] = statusOnly(conn)
+		if o.decodeFull {
+			conns[i] = fullDecode(authv3.NewAuthorizationClient(conn))
+		}
 	}
 
 	if o.warmup > 0 {
@@ -272,9 +281,114 @@ type loadResult struct {
 	firstErr  error
 }
 
+// checkFunc sends one Check and returns the status code of the response.
+type checkFunc func(ctx context.Context, req *authv3.CheckRequest) (codes.Code, error)
+
+// fullDecode sends Checks with the generated client, which decodes the
+// whole response.
+func fullDecode(c authv3.AuthorizationClient) checkFunc {
+	return func(ctx context.Context, req *authv3.CheckRequest) (codes.Code, error) {
+		resp, err := c.Check(ctx, req)
+		if err != nil {
+			return 0, err
+		}
+		return codes.Code(resp.GetStatus().GetCode()), nil
+	}
+}
+
+// statusOnly sends Checks and reads only the status code of each response:
+// the load generator shares the machine with the server, and decoding every
+// header and metadata field of a response, which the decision does not
+// need, would take CPU from the server in proportion to what it answers.
+func statusOnly(conn *grpc.ClientConn) checkFunc {
+	return func(ctx context.Context, req *authv3.CheckRequest) (codes.Code, error) {
+		var st checkStatus
+		err := conn.Invoke(ctx, authv3.Authorization_Check_FullMethodName, req, &st, grpc.ForceCodecV2(statusCodec{}))
+		return codes.Code(st), err
+	}
+}
+
+// checkStatus is the status code of a CheckResponse.
+type checkStatus int32
+
+// statusCodec marshals requests as gRPC's protobuf codec does and reads
+// only CheckResponse.status.code from responses.
+type statusCodec struct{}
+
+// protoCodec is gRPC's protobuf codec, registered by its package.
+var protoCodec = encoding.GetCodecV2(grpcproto.Name)
+
+func (statusCodec) Name() string { return grpcproto.Name }
+
+func (statusCodec) Marshal(v any) (mem.BufferSlice, error) { return protoCodec.Marshal(v) }
+
+func (statusCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	st, ok := v.(*checkStatus)
+	if !ok {
+		return fmt.Errorf("loadtest: cannot decode a response into %T", v)
+	}
+	b := data.Materialize()
+	// CheckResponse.status is field 1, a google.rpc.Status whose code is
+	// field 1; an absent status or code is OK (0), as proto3 reads it.
+	status, err := lengthDelimited(b, 1)
+	if err != nil {
+		return err
+	}
+	*st = 0
+	for len(status) > 0 {
+		num, typ, n := protowire.ConsumeTag(status)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		status = status[n:]
+		if num == 1 && typ == protowire.VarintType {
+			code, m := protowire.ConsumeVarint(status)
+			if m < 0 {
+				return protowire.ParseError(m)
+			}
+			*st = checkStatus(int32(code))
+			status = status[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, status)
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		status = status[m:]
+	}
+	return nil
+}
+
+// lengthDelimited returns the last value of field num of a message, which
+// must be length-delimited, or nil when the field is absent.
+func lengthDelimited(b []byte, num protowire.Number) ([]byte, error) {
+	var out []byte
+	for len(b) > 0 {
+		n, typ, m := protowire.ConsumeTag(b)
+		if m < 0 {
+			return nil, protowire.ParseError(m)
+		}
+		b = b[m:]
+		if n == num && typ == protowire.BytesType {
+			v, k := protowire.ConsumeBytes(b)
+			if k < 0 {
+				return nil, protowire.ParseError(k)
+			}
+			out, b = v, b[k:]
+			continue
+		}
+		k := protowire.ConsumeFieldValue(n, typ, b)
+		if k < 0 {
+			return nil, protowire.ParseError(k)
+		}
+		b = b[k:]
+	}
+	return out, nil
+}
+
 // runLoad sends Checks from concurrency goroutines, spread over conns and
 // cycling through reqs, for d.
-func runLoad(ctx context.Context, conns []authv3.AuthorizationClient, reqs []*authv3.CheckRequest, concurrency int, d, timeout time.Duration) (*loadResult, error) {
+func runLoad(ctx context.Context, conns []checkFunc, reqs []*authv3.CheckRequest, concurrency int, d, timeout time.Duration) (*loadResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	type worker struct {
@@ -295,7 +409,7 @@ func runLoad(ctx context.Context, conns []authv3.AuthorizationClient, reqs []*au
 				req := reqs[int(next.Add(1)-1)%len(reqs)]
 				cctx, ccancel := context.WithTimeout(context.Background(), timeout)
 				t0 := time.Now()
-				resp, err := client.Check(cctx, req)
+				code, err := client(cctx, req)
 				lat := time.Since(t0)
 				ccancel()
 				if err != nil {
@@ -306,7 +420,7 @@ func runLoad(ctx context.Context, conns []authv3.AuthorizationClient, reqs []*au
 					continue
 				}
 				wk.lat = append(wk.lat, lat)
-				wk.outcomes[decisionOf(resp)]++
+				wk.outcomes[decisionOf(code)]++
 			}
 		})
 	}
@@ -329,9 +443,9 @@ func runLoad(ctx context.Context, conns []authv3.AuthorizationClient, reqs []*au
 	return res, nil
 }
 
-// decisionOf names the decision a CheckResponse carries.
-func decisionOf(resp *authv3.CheckResponse) string {
-	switch codes.Code(resp.GetStatus().GetCode()) {
+// decisionOf names the decision of a CheckResponse status code.
+func decisionOf(code codes.Code) string {
+	switch code {
 	case codes.OK:
 		return "allow"
 	case codes.PermissionDenied:
