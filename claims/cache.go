@@ -64,12 +64,14 @@ type keyID struct {
 // noTime marks an absent nbf in a cache entry.
 const noTime = math.MinInt64
 
-// cacheEntry is one verified token. The claims every token of a workflow job
-// shares (repository, refs, workflow...) live once in an interned shape; the
-// entry holds only what changes from token to token. The entry is valid
-// until exp, and only while key is in its issuer's current key set.
+// cacheEntry is one verified token. The claims every token of a workflow
+// shares (repository, refs, workflow...) live once in an interned shape, and
+// those of one run (run_id, sha...) once in an interned run; the entry holds
+// only what changes from token to token. The entry is valid until exp, and
+// only while key is in its issuer's current key set.
 type cacheEntry struct {
 	shape         unique.Handle[shape]
+	run           unique.Handle[string] // encodeRun
 	jti           string
 	exp, iat, nbf int64 // Unix nanoseconds; nbf may be noTime
 	key           *keyID
@@ -213,6 +215,7 @@ func newEntry(c *Claims, key *keyID, now time.Time) (cacheEntry, bool) {
 	}
 	e := cacheEntry{
 		shape: unique.Make(newShape(c)),
+		run:   unique.Make(encodeRun(c)),
 		jti:   c.ID,
 		exp:   c.ExpiresAt.UnixNano(),
 		iat:   c.IssuedAt.UnixNano(),
@@ -238,6 +241,7 @@ func (e *cacheEntry) claims() *Claims {
 	h := new(cachedClaims)
 	s := e.shape.Value()
 	s.fill(&h.c)
+	decodeRun(e.run.Value(), &h.c)
 	h.c.ID = e.jti
 	h.exp.Time = time.Unix(0, e.exp)
 	h.iat.Time = time.Unix(0, e.iat)
@@ -281,7 +285,8 @@ func decodeList(s string) []string {
 }
 
 // shape is every string claim of a token except jti, which is new in every
-// token; the time claims are kept in the entry. It is comparable, so that
+// token, and the claims of its run (encodeRun); the time claims are kept in
+// the entry. It is comparable, so that
 // unique.Make keeps one copy of the shape that many tokens share, for as
 // long as any entry refers to it.
 type shape struct {
@@ -291,7 +296,6 @@ type shape struct {
 	actor                string
 	actorID              string
 	baseRef              string
-	checkRunID           string
 	enterprise           string
 	enterpriseID         string
 	environment          string
@@ -300,7 +304,6 @@ type shape struct {
 	headRef              string
 	issuerScope          string
 	jobWorkflowRef       string
-	jobWorkflowSHA       string
 	ref                  string
 	refProtected         string
 	refType              string
@@ -309,14 +312,9 @@ type shape struct {
 	repositoryOwner      string
 	repositoryOwnerID    string
 	repositoryVisibility string
-	runAttempt           string
-	runID                string
-	runNumber            string
 	runnerEnvironment    string
-	sha                  string
 	workflow             string
 	workflowRef          string
-	workflowSHA          string
 }
 
 func newShape(c *Claims) shape {
@@ -326,7 +324,6 @@ func newShape(c *Claims) shape {
 		actor:                c.Actor,
 		actorID:              c.ActorID,
 		baseRef:              c.BaseRef,
-		checkRunID:           c.CheckRunID,
 		enterprise:           c.Enterprise,
 		enterpriseID:         c.EnterpriseID,
 		environment:          c.Environment,
@@ -335,7 +332,6 @@ func newShape(c *Claims) shape {
 		headRef:              c.HeadRef,
 		issuerScope:          c.IssuerScope,
 		jobWorkflowRef:       c.JobWorkflowRef,
-		jobWorkflowSHA:       c.JobWorkflowSHA,
 		ref:                  c.Ref,
 		refProtected:         c.RefProtected,
 		refType:              c.RefType,
@@ -344,14 +340,9 @@ func newShape(c *Claims) shape {
 		repositoryOwner:      c.RepositoryOwner,
 		repositoryOwnerID:    c.RepositoryOwnerID,
 		repositoryVisibility: c.RepositoryVisibility,
-		runAttempt:           c.RunAttempt,
-		runID:                c.RunID,
-		runNumber:            c.RunNumber,
 		runnerEnvironment:    c.RunnerEnvironment,
-		sha:                  c.SHA,
 		workflow:             c.Workflow,
 		workflowRef:          c.WorkflowRef,
-		workflowSHA:          c.WorkflowSHA,
 	}
 	if len(c.Audience) == 1 {
 		s.aud = c.Audience[0]
@@ -368,7 +359,6 @@ func (s *shape) fill(c *Claims) {
 	c.Actor = s.actor
 	c.ActorID = s.actorID
 	c.BaseRef = s.baseRef
-	c.CheckRunID = s.checkRunID
 	c.Enterprise = s.enterprise
 	c.EnterpriseID = s.enterpriseID
 	c.Environment = s.environment
@@ -377,7 +367,6 @@ func (s *shape) fill(c *Claims) {
 	c.HeadRef = s.headRef
 	c.IssuerScope = s.issuerScope
 	c.JobWorkflowRef = s.jobWorkflowRef
-	c.JobWorkflowSHA = s.jobWorkflowSHA
 	c.Ref = s.ref
 	c.RefProtected = s.refProtected
 	c.RefType = s.refType
@@ -386,12 +375,57 @@ func (s *shape) fill(c *Claims) {
 	c.RepositoryOwner = s.repositoryOwner
 	c.RepositoryOwnerID = s.repositoryOwnerID
 	c.RepositoryVisibility = s.repositoryVisibility
-	c.RunAttempt = s.runAttempt
-	c.RunID = s.runID
-	c.RunNumber = s.runNumber
 	c.RunnerEnvironment = s.runnerEnvironment
-	c.SHA = s.sha
 	c.Workflow = s.workflow
 	c.WorkflowRef = s.workflowRef
-	c.WorkflowSHA = s.workflowSHA
+}
+
+// runFields are the claims that change from one workflow run to the next,
+// in the order encodeRun writes them.
+func runFields(c *Claims) [7]*string {
+	return [7]*string{&c.RunID, &c.RunNumber, &c.RunAttempt, &c.CheckRunID, &c.SHA, &c.WorkflowSHA, &c.JobWorkflowSHA}
+}
+
+// encodeRun encodes the run claims of c into one string: each is its length
+// plus one and its bytes, or, when an earlier one has the same value (the
+// three SHAs usually do), a zero and that one's index.
+func encodeRun(c *Claims) string {
+	fields := runFields(c)
+	var b []byte
+next:
+	for i, f := range fields {
+		for j := range i {
+			if *fields[j] == *f {
+				b = append(b, 0, byte(j))
+				continue next
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(len(*f))+1)
+		b = append(b, *f...)
+	}
+	return string(b)
+}
+
+// decodeRun sets the run claims of c from encodeRun's s. The claims share
+// the memory of s.
+func decodeRun(s string, c *Claims) {
+	fields := runFields(c)
+	for i, f := range fields {
+		n, w := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
+		if w <= 0 {
+			return // cannot happen: s comes from encodeRun
+		}
+		s = s[w:]
+		if n == 0 {
+			if len(s) == 0 || int(s[0]) >= i {
+				return
+			}
+			*f, s = *fields[s[0]], s[1:]
+			continue
+		}
+		if uint64(len(s)) < n-1 {
+			return
+		}
+		*f, s = s[:n-1], s[n-1:]
+	}
 }
