@@ -65,15 +65,14 @@ type keyID struct {
 const noTime = math.MinInt64
 
 // cacheEntry is one verified token. The claims every token of a workflow
-// shares (repository, refs, workflow...) live once in an interned shape, and
-// those of one run (run_id, sha...) once in an interned run; the entry holds
-// only what changes from token to token. The entry is valid until exp, and
+// shares (repository, refs, workflow...) live once in an interned shape; the
+// entry holds what changes from token to token: the times, and jti with the
+// claims of the job's run (run_id, check_run_id, sha...) in one string. The entry is valid until exp, and
 // only while key is in its issuer's current key set.
 type cacheEntry struct {
 	shape         unique.Handle[shape]
-	run           unique.Handle[string] // encodeRun
-	jti           string
-	exp, iat, nbf int64 // Unix nanoseconds; nbf may be noTime
+	own           string // encodeOwn
+	exp, iat, nbf int64  // Unix nanoseconds; nbf may be noTime
 	key           *keyID
 }
 
@@ -215,8 +214,7 @@ func newEntry(c *Claims, key *keyID, now time.Time) (cacheEntry, bool) {
 	}
 	e := cacheEntry{
 		shape: unique.Make(newShape(c)),
-		run:   unique.Make(encodeRun(c)),
-		jti:   c.ID,
+		own:   encodeOwn(c),
 		exp:   c.ExpiresAt.UnixNano(),
 		iat:   c.IssuedAt.UnixNano(),
 		nbf:   noTime,
@@ -241,8 +239,7 @@ func (e *cacheEntry) claims() *Claims {
 	h := new(cachedClaims)
 	s := e.shape.Value()
 	s.fill(&h.c)
-	decodeRun(e.run.Value(), &h.c)
-	h.c.ID = e.jti
+	decodeOwn(e.own, &h.c)
 	h.exp.Time = time.Unix(0, e.exp)
 	h.iat.Time = time.Unix(0, e.iat)
 	h.c.ExpiresAt, h.c.IssuedAt = &h.exp, &h.iat
@@ -285,7 +282,7 @@ func decodeList(s string) []string {
 }
 
 // shape is every string claim of a token except jti, which is new in every
-// token, and the claims of its run (encodeRun); the time claims are kept in
+// token, and the claims of its run (encodeOwn); the time claims are kept in
 // the entry. It is comparable, so that
 // unique.Make keeps one copy of the shape that many tokens share, for as
 // long as any entry refers to it.
@@ -380,17 +377,19 @@ func (s *shape) fill(c *Claims) {
 	c.WorkflowRef = s.workflowRef
 }
 
-// runFields are the claims that change from one workflow run to the next,
-// in the order encodeRun writes them.
-func runFields(c *Claims) [7]*string {
-	return [7]*string{&c.RunID, &c.RunNumber, &c.RunAttempt, &c.CheckRunID, &c.SHA, &c.WorkflowSHA, &c.JobWorkflowSHA}
+// ownFields are the string claims that change from token to token (jti) or
+// from one workflow run or job to the next, in the order encodeOwn writes
+// them.
+func ownFields(c *Claims) [8]*string {
+	return [8]*string{&c.ID, &c.RunID, &c.RunNumber, &c.RunAttempt, &c.CheckRunID, &c.SHA, &c.WorkflowSHA, &c.JobWorkflowSHA}
 }
 
-// encodeRun encodes the run claims of c into one string: each is its length
-// plus one and its bytes, or, when an earlier one has the same value (the
-// three SHAs usually do), a zero and that one's index.
-func encodeRun(c *Claims) string {
-	fields := runFields(c)
+// encodeOwn encodes the ownFields of c into one string, one allocation per
+// entry: each is its length plus one and its bytes, or, when an earlier one
+// has the same value (the three SHAs usually do), a zero and that one's
+// index.
+func encodeOwn(c *Claims) string {
+	fields := ownFields(c)
 	var b []byte
 next:
 	for i, f := range fields {
@@ -406,14 +405,14 @@ next:
 	return string(b)
 }
 
-// decodeRun sets the run claims of c from encodeRun's s. The claims share
+// decodeOwn sets the ownFields of c from encodeOwn's s. The claims share
 // the memory of s.
-func decodeRun(s string, c *Claims) {
-	fields := runFields(c)
+func decodeOwn(s string, c *Claims) {
+	fields := ownFields(c)
 	for i, f := range fields {
 		n, w := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
 		if w <= 0 {
-			return // cannot happen: s comes from encodeRun
+			return // cannot happen: s comes from encodeOwn
 		}
 		s = s[w:]
 		if n == 0 {
