@@ -31,7 +31,7 @@ test: ## Vet and run every test with the race detector
 	$(GO) test -race -count=1 -tags '$(TAGS)' ./envoy
 
 BENCHSTAT   ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
-BENCH_COUNT ?= 5
+BENCH_COUNT ?= 6
 BENCH_OUT   ?= .cache/bench.txt
 
 bench load: SHELL := /bin/bash
@@ -44,7 +44,7 @@ bench: ## Benchmarks: Decide, Verify, Check in process and over gRPC against a m
 	@# Rounds of every Check benchmark in turn, so that the load of the machine
 	@# weighs on actions-authz and the baseline alike.
 	for i in $$(seq $(BENCH_COUNT)); do \
-		$(GO) test -tags '$(TAGS)' -run '^$$' -bench 'BenchmarkCheck' -benchmem ./cmd/actions-authz || exit 1; \
+		$(GO) test -tags '$(TAGS)' -run '^$$' -bench 'BenchmarkCheck' -benchmem -benchtime 500ms ./cmd/actions-authz || exit 1; \
 	done | tee -a $(BENCH_OUT)
 	@echo; echo '== In process: a cached Check against an uncached one (vs base: cached - uncached)'
 	@$(BENCHSTAT) -filter '.name:Check /log:discard' -col /token $(BENCH_OUT)
