@@ -122,7 +122,7 @@ func benchFixtureOf(b *testing.B) *benchFixture {
 
 // productServer is actions-authz as serve wires it, with the verified-token
 // cache on or off, and decision logs (JSON, default level, every decision)
-// written to w through a logWriter.
+// written to w.
 func productServer(b *testing.B, f *benchFixture, cached bool, w io.Writer) *envoy.Server {
 	b.Helper()
 	max := f.cfg.Cache.MaxEntries
@@ -139,9 +139,7 @@ func productServer(b *testing.B, f *benchFixture, cached bool, w io.Writer) *env
 	if err := v.Refresh(b.Context(), f.issuerURL); err != nil {
 		b.Fatal(err)
 	}
-	lw := newLogWriter(w, logFlushInterval)
-	b.Cleanup(func() { lw.Close() })
-	logger := newLogger(lw, f.cfg.Log.Level)
+	logger := newLogger(w, f.cfg.Log.Level)
 	return envoy.NewServer(envoy.Options{
 		Authorizer: authz.NewAuthorizer(v, f.cfg.Engine()),
 		Observe:    decisionLogger(logger, f.cfg.Log.Decisions),

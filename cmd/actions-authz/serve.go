@@ -54,9 +54,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.httpAddr != "" {
 		cfg.Server.HTTPAddr = o.httpAddr
 	}
-	logw := newLogWriter(stderr, logFlushInterval)
-	defer logw.Close()
-	logger := newLogger(logw, cfg.Log.Level)
+	logger := newLogger(stderr, cfg.Log.Level)
 	for _, w := range cfg.Warnings() {
 		logger.Warn("configuration warning", "warning", w)
 	}
