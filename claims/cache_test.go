@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -320,7 +321,17 @@ func TestCacheConcurrent(t *testing.T) {
 	k2 := testKey{kid: "key-2", key: testKeys()[1]}
 	gh := newFakeIssuer(t, k1)
 	clock := newFakeClock()
-	v := newTestVerifier(t, clock, func(c *Config) { c.CacheMaxEntries = 8; c.Logger = nil }, gh)
+	var hits, misses atomic.Uint64
+	v := newTestVerifier(t, clock, func(c *Config) {
+		c.CacheMaxEntries, c.Logger = 8, nil
+		c.OnCache = func(hit bool) {
+			if hit {
+				hits.Add(1)
+			} else {
+				misses.Add(1)
+			}
+		}
+	}, gh)
 	if err := v.Refresh(t.Context(), gh.URL()); err != nil {
 		t.Fatal(err)
 	}
@@ -378,6 +389,8 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 	if st := v.CacheStats(); st.Entries > 8 || st.Hits == 0 || st.Hits+st.Misses != 3200 {
 		t.Errorf("stats %+v: want at most 8 entries, some hits, 3200 lookups", st)
+	} else if hits.Load() != st.Hits || misses.Load() != st.Misses {
+		t.Errorf("OnCache saw %d hits and %d misses, CacheStats %d and %d", hits.Load(), misses.Load(), st.Hits, st.Misses)
 	}
 }
 

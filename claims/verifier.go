@@ -68,6 +68,10 @@ type Config struct {
 	// token still goes through the time, audience and key-staleness checks.
 	// Zero means DefaultCacheMaxEntries; a negative value turns the cache off.
 	CacheMaxEntries int
+	// OnCache, if set, is called after every cache lookup with whether the
+	// token was found (a metric's hook; CacheStats has the same counts). It
+	// is called from every Verify, concurrently, and must be cheap.
+	OnCache func(hit bool)
 }
 
 // Defaults applied by NewVerifier to zero-valued configuration fields.
@@ -138,7 +142,8 @@ type Verifier struct {
 	running atomic.Bool
 
 	// cache holds verified tokens; nil when Config.CacheMaxEntries < 0.
-	cache *tokenCache
+	cache   *tokenCache
+	onCache func(hit bool)
 }
 
 // NewVerifier validates cfg, applies the defaults and returns a Verifier that
@@ -168,6 +173,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		onFetch:   cfg.OnFetch,
+		onCache:   cfg.OnCache,
 		retryMin:  time.Second,
 		retryMax:  30 * time.Second,
 	}

@@ -76,7 +76,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	var key cacheKey
 	if v.cache != nil {
 		key = digest(raw)
-		if e, ok := v.cache.get(&key, v.now()); ok {
+		e, ok := v.cache.get(&key, v.now())
+		if v.onCache != nil {
+			v.onCache(ok)
+		}
+		if ok {
 			return v.checkCached(&e)
 		}
 	}

@@ -66,7 +66,7 @@ func loadTarget(t *testing.T) (grpcAddr, mintURL string) {
 	gs := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(gs, envoy.NewServer(envoy.Options{
 		Authorizer: authz.NewAuthorizer(v, cfg.Engine()),
-		Observe:    decisionLogger(newLogger(io.Discard, "info"), "all"),
+		Observe:    productObserve(io.Discard, cfg),
 	}))
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)

@@ -139,11 +139,17 @@ func productServer(b *testing.B, f *benchFixture, cached bool, w io.Writer) *env
 	if err := v.Refresh(b.Context(), f.issuerURL); err != nil {
 		b.Fatal(err)
 	}
-	logger := newLogger(w, f.cfg.Log.Level)
 	return envoy.NewServer(envoy.Options{
 		Authorizer: authz.NewAuthorizer(v, f.cfg.Engine()),
-		Observe:    decisionLogger(logger, f.cfg.Log.Decisions),
+		Observe:    productObserve(w, f.cfg),
 	})
+}
+
+// productObserve is what serve observes every decision with: the decision
+// log, at the configured level, written to w. Keep it in step with serve's
+// wiring (metrics too, where serve has them).
+func productObserve(w io.Writer, cfg *authz.Config) authz.ObserveFunc {
+	return decisionLogger(newLogger(w, cfg.Log.Level), cfg.Log.Decisions)
 }
 
 // BenchmarkCheck is one Check in process, with the full product path: the
@@ -382,7 +388,7 @@ func baselineDeny(code codes.Code, http typev3.StatusCode) *authv3.CheckResponse
 
 // TestMain runs the tests, or, when ACTIONS_AUTHZ_BASELINE_ADDR is set,
 // serves the baseline there until interrupted, so that the load command can
-// measure it beside actions-authz (see "make loadtest"):
+// measure it beside actions-authz (see "make load"):
 //
 //	ACTIONS_AUTHZ_BASELINE_ADDR=127.0.0.1:9100 \
 //	ACTIONS_AUTHZ_BASELINE_ISSUER=http://127.0.0.1:9002 \
