@@ -5,10 +5,11 @@ import (
 	"encoding/binary"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
-	"unique"
 	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -64,16 +65,48 @@ type keyID struct {
 // noTime marks an absent nbf in a cache entry.
 const noTime = math.MinInt64
 
-// cacheEntry is one verified token. The claims every token of a workflow
-// shares (repository, refs, workflow...) live once in an interned shape; the
-// entry holds what changes from token to token: the times, and jti with the
-// claims of the job's run (run_id, check_run_id, sha...) in one string. The entry is valid until exp, and
-// only while key is in its issuer's current key set.
-type cacheEntry struct {
-	shape         unique.Handle[shape]
-	own           string // encodeOwn
-	exp, iat, nbf int64  // Unix nanoseconds; nbf may be noTime
+// A cache entry is a fixed-size record in its shard's slab, a block of
+// memory outside the Go heap (see newSlab), found through an open-addressing
+// table in the same block: the cache's bulk is neither scanned by the
+// garbage collector nor counted in the heap it sizes its cycles by, so a full
+// cache does not double the process's memory. A record holds no Go pointer;
+// it names its shape and its key by index:
+//
+//	digest         [32]byte  the cache key, compared in full on every lookup
+//	exp, iat, nbf  int64     Unix nanoseconds; nbf may be noTime
+//	shape          uint32    index in the cache's shapeTable
+//	key            uint32    index in the cache's key list
+//	own            uint16 length, then bytes: encodeOwn (jti, run claims)
+const (
+	recSize   = 224
+	recHeader = 32 + 3*8 + 4 + 4 + 2
+	recOwnMax = recSize - recHeader // a token whose own claims are longer is not cached
+)
+
+// Offsets in a record.
+const (
+	offExp   = 32
+	offIat   = 40
+	offNbf   = 48
+	offShape = 56
+	offKey   = 60
+	offOwn   = 64
+)
+
+// entry is a verified token on its way into the cache.
+type entry struct {
+	exp, iat, nbf int64
+	shape         shape
 	key           *keyID
+	own           string
+}
+
+// hit is a cache record read out of the slab, under its shard's lock.
+type hit struct {
+	exp, iat, nbf int64
+	shape         uint32
+	key           *keyID
+	own           string // copied out of the slab
 }
 
 // tokenCache is a bounded map from token digest to verified claims, split
@@ -83,13 +116,22 @@ type tokenCache struct {
 	shards   []cacheShard
 	mask     uint8
 	perShard int
+	shapes   shapeTable
+	keys     keyList
 }
 
+// cacheShard is perShard records and a table of twice as many slots, each 0
+// (empty) or a record number plus one, probed linearly from the slot the
+// digest's bytes 1 to 4 name (byte 0 chose the shard).
 type cacheShard struct {
 	mu                      sync.Mutex
-	m                       map[cacheKey]cacheEntry
+	slab                    []byte   // records, then the table
+	table                   []byte   // 4 bytes a slot, in slab
+	slots                   uint32   // a power of two
+	free                    []uint32 // records not in use
+	n                       int      // records in use
 	hits, misses, evictions uint64
-	_                       [80]byte // keep shards on separate cache lines
+	_                       [64]byte // keep shards on separate cache lines
 }
 
 // maxCacheShards bounds the number of shards: a power of two, at most 256
@@ -107,64 +149,173 @@ func newTokenCache(max int) *tokenCache {
 	for n*2 <= maxCacheShards && n*2 <= max {
 		n *= 2
 	}
-	c := &tokenCache{shards: make([]cacheShard, n), mask: uint8(n - 1), perShard: max / n}
+	return newShardedCache(n, max/n)
+}
+
+// newShardedCache returns a cache of n shards (a power of two) holding
+// perShard entries each.
+func newShardedCache(n, perShard int) *tokenCache {
+	c := &tokenCache{shards: make([]cacheShard, n), mask: uint8(n - 1), perShard: perShard}
+	c.shapes.ids = make(map[shape]uint32)
 	for i := range c.shards {
-		c.shards[i].m = make(map[cacheKey]cacheEntry)
+		s := &c.shards[i]
+		s.slots = 2
+		for int(s.slots) < 2*perShard {
+			s.slots *= 2
+		}
+		s.slab = newSlab(s, perShard*recSize+int(s.slots)*4)
+		s.table = s.slab[perShard*recSize:]
+		s.free = make([]uint32, perShard)
+		for j := range s.free {
+			s.free[j] = uint32(perShard - 1 - j)
+		}
 	}
 	return c
 }
 
 func (c *tokenCache) shard(k *cacheKey) *cacheShard { return &c.shards[k[0]&c.mask] }
 
-// get returns the entry for k when it has not expired at now and the key
-// that verified it is still in its issuer's set. Otherwise the entry, if
-// any, is dropped and get reports a miss.
-func (c *tokenCache) get(k *cacheKey, now time.Time) (cacheEntry, bool) {
-	s := c.shard(k)
-	s.mu.Lock()
-	e, ok := s.m[*k]
-	if ok && (now.UnixNano() >= e.exp || !e.key.current()) {
-		delete(s.m, *k)
-		ok = false
-	}
-	if ok {
-		s.hits++
-	} else {
-		s.misses++
-	}
-	s.mu.Unlock()
-	return e, ok
-}
+func (s *cacheShard) rec(i uint32) []byte { return s.slab[int(i)*recSize : (int(i)+1)*recSize] }
 
-// put stores e under k, evicting an entry first when the shard is full.
-func (c *tokenCache) put(k *cacheKey, e cacheEntry) {
-	s := c.shard(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.m[*k]; !ok && len(s.m) >= c.perShard {
-		s.evictOne()
-	}
-	s.m[*k] = e
-}
+func (s *cacheShard) slot(p uint32) uint32 { return binary.LittleEndian.Uint32(s.table[4*p:]) }
 
-// evictOne drops, among a few entries taken at random (map iteration starts
-// at a random place), the one that expires first.
-func (s *cacheShard) evictOne() {
-	var (
-		victim cacheKey
-		exp    int64 = math.MaxInt64
-		seen   int
-	)
-	for k, e := range s.m {
-		if e.exp < exp {
-			victim, exp = k, e.exp
+func (s *cacheShard) setSlot(p, v uint32) { binary.LittleEndian.PutUint32(s.table[4*p:], v) }
+
+// home is the slot where probing for digest k starts.
+func (s *cacheShard) home(k []byte) uint32 { return binary.LittleEndian.Uint32(k[1:]) & (s.slots - 1) }
+
+// find returns the slot and record of k, or ok false.
+func (s *cacheShard) find(k *cacheKey) (p, i uint32, ok bool) {
+	for p = s.home(k[:]); ; p = (p + 1) & (s.slots - 1) {
+		v := s.slot(p)
+		if v == 0 {
+			return 0, 0, false
 		}
-		if seen++; seen == evictionSample {
+		if cacheKey(s.rec(v - 1)[:32]) == *k {
+			return p, v - 1, true
+		}
+	}
+}
+
+// remove drops the record in slot p, shifting back the records that probed
+// past it so that every record stays reachable from its home slot.
+func (c *tokenCache) remove(s *cacheShard, p uint32) {
+	i := s.slot(p) - 1
+	c.shapes.release(binary.LittleEndian.Uint32(s.rec(i)[offShape:]))
+	s.free = append(s.free, i)
+	s.n--
+	mask := s.slots - 1
+	for {
+		s.setSlot(p, 0)
+		q := p
+		for {
+			q = (q + 1) & mask
+			v := s.slot(q)
+			if v == 0 {
+				return
+			}
+			// The record in q stays unless its home is not cyclically in (p, q].
+			h := s.home(s.rec(v - 1))
+			if p <= q && p < h && h <= q || p > q && (p < h || h <= q) {
+				continue
+			}
+			s.setSlot(p, v)
+			p = q
 			break
 		}
 	}
+}
+
+// get returns the record for k when it has not expired at now and the key
+// that verified it is still in its issuer's set. Otherwise the record, if
+// any, is dropped and get reports a miss.
+func (c *tokenCache) get(k *cacheKey, now time.Time) (hit, bool) {
+	s := c.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, i, ok := s.find(k)
+	if !ok {
+		s.misses++
+		return hit{}, false
+	}
+	r := s.rec(i)
+	h := hit{
+		exp:   int64(binary.LittleEndian.Uint64(r[offExp:])),
+		iat:   int64(binary.LittleEndian.Uint64(r[offIat:])),
+		nbf:   int64(binary.LittleEndian.Uint64(r[offNbf:])),
+		shape: binary.LittleEndian.Uint32(r[offShape:]),
+		key:   c.keys.at(binary.LittleEndian.Uint32(r[offKey:])),
+	}
+	if now.UnixNano() >= h.exp || !h.key.current() {
+		c.remove(s, p)
+		s.misses++
+		return hit{}, false
+	}
+	n := binary.LittleEndian.Uint16(r[offOwn:])
+	h.own = string(r[recHeader : recHeader+int(n)])
+	s.hits++
+	return h, true
+}
+
+// put stores e under k, evicting an entry first when the shard is full.
+// An entry whose own claims do not fit a record is not stored.
+func (c *tokenCache) put(k *cacheKey, e *entry) {
+	if len(e.own) > recOwnMax {
+		return
+	}
+	shapeID := c.shapes.acquire(e.shape)
+	keyIdx := c.keys.indexOf(e.key)
+	s := c.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, _, ok := s.find(k); ok {
+		c.remove(s, p) // the same token, verified twice at once
+	}
+	if len(s.free) == 0 {
+		s.evictOne(c)
+	}
+	i := s.free[len(s.free)-1]
+	s.free = s.free[:len(s.free)-1]
+	r := s.rec(i)
+	copy(r, k[:])
+	binary.LittleEndian.PutUint64(r[offExp:], uint64(e.exp))
+	binary.LittleEndian.PutUint64(r[offIat:], uint64(e.iat))
+	binary.LittleEndian.PutUint64(r[offNbf:], uint64(e.nbf))
+	binary.LittleEndian.PutUint32(r[offShape:], shapeID)
+	binary.LittleEndian.PutUint32(r[offKey:], keyIdx)
+	binary.LittleEndian.PutUint16(r[offOwn:], uint16(len(e.own)))
+	copy(r[recHeader:], e.own)
+	p := s.home(k[:])
+	for s.slot(p) != 0 {
+		p = (p + 1) & (s.slots - 1)
+	}
+	s.setSlot(p, i+1)
+	s.n++
+}
+
+// evictOne drops, among evictionSample records found from a random slot on,
+// the one that expires first.
+func (s *cacheShard) evictOne(c *tokenCache) {
+	var (
+		victim uint32
+		exp    int64 = math.MaxInt64
+		seen   int
+	)
+	mask := s.slots - 1
+	start := rand.Uint32() & mask
+	for j := uint32(0); j <= mask && seen < evictionSample; j++ {
+		p := (start + j) & mask
+		v := s.slot(p)
+		if v == 0 {
+			continue
+		}
+		seen++
+		if e := int64(binary.LittleEndian.Uint64(s.rec(v - 1)[offExp:])); e < exp {
+			victim, exp = p, e
+		}
+	}
 	if seen > 0 {
-		delete(s.m, victim)
+		c.remove(s, victim)
 		s.evictions++
 	}
 }
@@ -176,9 +327,19 @@ func (c *tokenCache) dropKeys(is *issuerKeys, keep []*keyID) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		for k, e := range s.m {
-			if e.key.issuer == is && !slices.Contains(keep, e.key) {
-				delete(s.m, k)
+		var drop []cacheKey
+		for p := range s.slots {
+			if v := s.slot(p); v != 0 {
+				r := s.rec(v - 1)
+				key := c.keys.at(binary.LittleEndian.Uint32(r[offKey:]))
+				if key.issuer == is && !slices.Contains(keep, key) {
+					drop = append(drop, cacheKey(r[:32]))
+				}
+			}
+		}
+		for _, k := range drop {
+			if p, _, ok := s.find(&k); ok {
+				c.remove(s, p)
 			}
 		}
 		s.mu.Unlock()
@@ -193,11 +354,96 @@ func (c *tokenCache) stats() CacheStats {
 		st.Hits += s.hits
 		st.Misses += s.misses
 		st.Evictions += s.evictions
-		st.Entries += len(s.m)
+		st.Entries += s.n
 		s.mu.Unlock()
 	}
 	return st
 }
+
+// shapeTable interns the shapes of the cached tokens, counting the records
+// that use each, so that a record names its shape by a small index.
+type shapeTable struct {
+	mu    sync.RWMutex
+	ids   map[shape]uint32
+	items []shapeItem // by index
+	free  []uint32    // unused indexes
+}
+
+type shapeItem struct {
+	shape shape
+	refs  int
+}
+
+// acquire returns the index of s, adding it if new, and counts one more
+// record using it.
+func (t *shapeTable) acquire(s shape) uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id, ok := t.ids[s]
+	if !ok {
+		if n := len(t.free); n > 0 {
+			id, t.free = t.free[n-1], t.free[:n-1]
+			t.items[id] = shapeItem{shape: s}
+		} else {
+			id = uint32(len(t.items))
+			t.items = append(t.items, shapeItem{shape: s})
+		}
+		t.ids[s] = id
+	}
+	t.items[id].refs++
+	return id
+}
+
+// release counts one record fewer using shape id, and forgets the shape
+// when none does.
+func (t *shapeTable) release(id uint32) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	it := &t.items[id]
+	if it.refs--; it.refs == 0 {
+		delete(t.ids, it.shape)
+		*it = shapeItem{}
+		t.free = append(t.free, id)
+	}
+}
+
+// fill sets the claims of shape id on c, as shape.fill does.
+func (t *shapeTable) fill(id uint32, c *Claims, one *[1]string) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	t.items[id].shape.fill(c, one)
+}
+
+// keyList numbers the keys cache records were verified with. It only grows,
+// by one per key an issuer ever published, a handful a year.
+type keyList struct {
+	mu   sync.Mutex
+	list atomic.Pointer[[]*keyID] // replaced on append, never modified
+}
+
+// indexOf returns the index of k, adding it if new.
+func (l *keyList) indexOf(k *keyID) uint32 {
+	if p := l.list.Load(); p != nil {
+		if i := slices.Index(*p, k); i >= 0 {
+			return uint32(i)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var cur []*keyID
+	if p := l.list.Load(); p != nil {
+		cur = *p
+	}
+	if i := slices.Index(cur, k); i >= 0 {
+		return uint32(i)
+	}
+	next := append(slices.Clip(cur), k)
+	l.list.Store(&next)
+	return uint32(len(next) - 1)
+}
+
+// at returns the key with index i.
+func (l *keyList) at(i uint32) *keyID { return (*l.list.Load())[i] }
 
 // current reports whether k is still in its issuer's key set.
 func (k *keyID) current() bool {
@@ -208,12 +454,12 @@ func (k *keyID) current() bool {
 // newEntry returns the cache entry of the verified claims c, signed with
 // key, or false when c cannot be cached: it expires within the second, or
 // key is no longer in its issuer's set.
-func newEntry(c *Claims, key *keyID, now time.Time) (cacheEntry, bool) {
+func newEntry(c *Claims, key *keyID, now time.Time) (*entry, bool) {
 	if key == nil || c.ExpiresAt == nil || c.IssuedAt == nil {
-		return cacheEntry{}, false
+		return nil, false
 	}
-	e := cacheEntry{
-		shape: unique.Make(newShape(c)),
+	e := &entry{
+		shape: newShape(c),
 		own:   encodeOwn(c),
 		exp:   c.ExpiresAt.UnixNano(),
 		iat:   c.IssuedAt.UnixNano(),
@@ -234,26 +480,19 @@ type cachedClaims struct {
 	aud           [1]string
 }
 
-// claims rebuilds the verified claims of e. The caller owns the result.
-func (e *cacheEntry) claims() *Claims {
-	h := new(cachedClaims)
-	s := e.shape.Value()
-	s.fill(&h.c)
-	decodeOwn(e.own, &h.c)
-	h.exp.Time = time.Unix(0, e.exp)
-	h.iat.Time = time.Unix(0, e.iat)
-	h.c.ExpiresAt, h.c.IssuedAt = &h.exp, &h.iat
-	if e.nbf != noTime {
-		h.nbf.Time = time.Unix(0, e.nbf)
-		h.c.NotBefore = &h.nbf
+// claims rebuilds the verified claims of h. The caller owns the result.
+func (c *tokenCache) claims(h *hit) *Claims {
+	cc := new(cachedClaims)
+	c.shapes.fill(h.shape, &cc.c, &cc.aud)
+	decodeOwn(h.own, &cc.c)
+	cc.exp.Time = time.Unix(0, h.exp)
+	cc.iat.Time = time.Unix(0, h.iat)
+	cc.c.ExpiresAt, cc.c.IssuedAt = &cc.exp, &cc.iat
+	if h.nbf != noTime {
+		cc.nbf.Time = time.Unix(0, h.nbf)
+		cc.c.NotBefore = &cc.nbf
 	}
-	if s.audList {
-		h.c.Audience = decodeList(s.aud)
-	} else {
-		h.aud[0] = s.aud
-		h.c.Audience = h.aud[:]
-	}
-	return &h.c
+	return &cc.c
 }
 
 // encodeList encodes several strings into one, each prefixed by its
@@ -283,9 +522,8 @@ func decodeList(s string) []string {
 
 // shape is every string claim of a token except jti, which is new in every
 // token, and the claims of its run (encodeOwn); the time claims are kept in
-// the entry. It is comparable, so that
-// unique.Make keeps one copy of the shape that many tokens share, for as
-// long as any entry refers to it.
+// the record. It is comparable, so that the shapeTable keeps one copy of
+// the shape that many tokens share, for as long as any record refers to it.
 type shape struct {
 	iss, sub             string
 	aud                  string // the one audience, or with audList several, encoded by encodeList
@@ -349,8 +587,15 @@ func newShape(c *Claims) shape {
 	return s
 }
 
-// fill sets every claim of c that s holds.
-func (s *shape) fill(c *Claims) {
+// fill sets every claim of c that s holds; a single audience goes into one,
+// which c.Audience then uses.
+func (s *shape) fill(c *Claims, one *[1]string) {
+	if s.audList {
+		c.Audience = decodeList(s.aud)
+	} else {
+		one[0] = s.aud
+		c.Audience = one[:]
+	}
 	c.Issuer = s.iss
 	c.Subject = s.sub
 	c.Actor = s.actor

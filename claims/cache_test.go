@@ -2,7 +2,9 @@ package claims
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"runtime"
 	"strings"
@@ -56,6 +58,7 @@ func TestCacheAgreesWithFullVerification(t *testing.T) {
 		{"clock moved back within leeway", good, -30 * time.Second, true, ""},
 		{"keys stale past max_stale", long, 3 * time.Hour, true, ReasonKeysUnavailable},
 		{"several audiences", with(good, "aud", []string{"x\x00y", testAudience, ""}), time.Minute, true, ""},
+		{"run claims too long for a record: never cached", with(good, "run_id", strings.Repeat("9", recOwnMax)), 0, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,20 +123,25 @@ func TestCacheBound(t *testing.T) {
 	gh := newFakeIssuer(t, k1)
 	clock := newFakeClock()
 	tests := []struct {
-		max, tokens int
+		max, tokens    int
+		distinctShapes bool // every token from another repository
 	}{
-		{1, 20},
-		{10, 60},
-		{100, 300},
+		{1, 20, false},
+		{10, 60, false},
+		{100, 300, false},
+		{10, 60, true},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("max %d", tt.max), func(t *testing.T) {
+		t.Run(fmt.Sprintf("max %d, distinct shapes %v", tt.max, tt.distinctShapes), func(t *testing.T) {
 			v := newTestVerifier(t, clock, func(c *Config) { c.CacheMaxEntries = tt.max }, gh)
 			if err := v.Refresh(t.Context(), gh.URL()); err != nil {
 				t.Fatal(err)
 			}
 			for i := range tt.tokens {
 				c := with(idClaims(gh.URL(), clock.Now()), "jti", fmt.Sprint("token-", i))
+				if tt.distinctShapes {
+					c = with(c, "repository", fmt.Sprint("octo-org/repo-", i))
+				}
 				if _, err := v.Verify(t.Context(), sign(t, k1, c)); err != nil {
 					t.Fatalf("token %d: %v", i, err)
 				}
@@ -144,6 +152,14 @@ func TestCacheBound(t *testing.T) {
 			st := v.CacheStats()
 			if st.Entries < 1 || st.Evictions != uint64(tt.tokens-st.Entries) || st.Misses != uint64(tt.tokens) {
 				t.Errorf("stats %+v: want 1..%d entries, %d misses and the rest evicted", st, tt.max, tt.tokens)
+			}
+			// Evicted entries give their shapes back.
+			wantShapes := 1
+			if tt.distinctShapes {
+				wantShapes = st.Entries
+			}
+			if n := len(v.cache.shapes.ids); n != wantShapes {
+				t.Errorf("%d shapes held for %d entries, want %d", n, st.Entries, wantShapes)
 			}
 		})
 	}
@@ -161,8 +177,7 @@ func TestCacheEvictsSoonestExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One shard holding evictionSample entries, so that eviction sees them all.
-	v.cache = &tokenCache{shards: make([]cacheShard, 1), perShard: evictionSample}
-	v.cache.shards[0].m = make(map[cacheKey]cacheEntry)
+	v.cache = newShardedCache(1, evictionSample)
 
 	now := clock.Now()
 	var long []string
@@ -472,7 +487,15 @@ func TestShapeRoundTrip(t *testing.T) {
 		if !ok {
 			t.Fatal("newEntry refused a valid entry")
 		}
-		if diff := cmp.Diff(&c, e.claims()); diff != "" {
+		cache := newTokenCache(4)
+		cache.keys.indexOf(key)
+		k := digest(fmt.Sprint(tc.aud))
+		cache.put(&k, e)
+		h, ok := cache.get(&k, now)
+		if !ok {
+			t.Fatal("the entry just put is not there")
+		}
+		if diff := cmp.Diff(&c, cache.claims(&h)); diff != "" {
 			t.Errorf("aud %q: round trip changed the claims (-want +got):\n%s", tc.aud, diff)
 		}
 	}
@@ -482,7 +505,8 @@ func TestShapeRoundTrip(t *testing.T) {
 }
 
 // BenchmarkCacheMemory fills a cache with DefaultCacheMaxEntries entries and
-// reports the live heap each entry costs ("B/entry"): "same-job" tokens
+// reports the live heap each entry costs ("heap-B/entry") beside its record
+// outside the heap ("slab-B/entry", resident once used): "same-job" tokens
 // differ only in jti and times, as tokens one job requests again and again
 // (and as the dev issuer mints them); "distinct-runs" tokens also differ in
 // run_id, run_number, check_run_id and sha, as tokens of different workflow
@@ -539,7 +563,76 @@ func BenchmarkCacheMemory(b *testing.B) {
 				perEntry = float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 				runtime.KeepAlive(cache)
 			}
-			b.ReportMetric(perEntry, "B/entry")
+			b.ReportMetric(perEntry, "heap-B/entry")
+			b.ReportMetric(recSize, "slab-B/entry")
 		})
+	}
+}
+
+// TestCacheTable puts and removes many keys in one small shard, many of
+// them with the same home slot, near the end of the table so that probes
+// wrap, and checks against a map that every key present is found with its
+// own record and no other is.
+func TestCacheTable(t *testing.T) {
+	const perShard = 32
+	c := newShardedCache(1, perShard)
+	key := &keyID{issuer: &issuerKeys{}}
+	ids := []*keyID{key}
+	key.issuer.ids.Store(&ids)
+	now := time.Unix(1_750_000_000, 0)
+	s := &c.shards[0]
+	mkKey := func(i int) cacheKey {
+		var k cacheKey
+		home := uint32(s.slots - 1 - uint32(i%5)) // the last five slots
+		if i%3 == 0 {
+			home = uint32(i) // spread
+		}
+		binary.LittleEndian.PutUint32(k[1:], home)
+		binary.LittleEndian.PutUint32(k[8:], uint32(i)) // distinct digests
+		return k
+	}
+	want := map[cacheKey]string{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range 5000 {
+		i := rng.IntN(80)
+		k := mkKey(i)
+		if _, ok := want[k]; ok && rng.IntN(2) == 0 {
+			p, _, found := s.find(&k)
+			if !found {
+				t.Fatalf("step %d: key %d lost", step, i)
+			}
+			c.remove(s, p)
+			delete(want, k)
+		} else {
+			jti := fmt.Sprint("jti-", i, "-", step)
+			c.put(&k, &entry{exp: now.Add(time.Hour).UnixNano(), iat: now.UnixNano(), nbf: noTime, key: key, own: encodeOwn(&Claims{RegisteredClaims: jwt.RegisteredClaims{ID: jti}})})
+			if _, ok := want[k]; !ok && len(want) == perShard {
+				// The shard was full: one entry was evicted. Forget whichever
+				// is no longer found.
+				for wk := range want {
+					if _, _, ok := s.find(&wk); !ok {
+						delete(want, wk)
+					}
+				}
+			}
+			want[k] = jti
+		}
+		if s.n != len(want) {
+			t.Fatalf("step %d: %d entries, want %d", step, s.n, len(want))
+		}
+	}
+	for k, jti := range want {
+		h, ok := c.get(&k, now)
+		if !ok {
+			t.Fatalf("key %x lost", k[:12])
+		}
+		var got Claims
+		decodeOwn(h.own, &got)
+		if got.ID != jti {
+			t.Errorf("key %x: jti %q, want %q", k[:12], got.ID, jti)
+		}
+	}
+	if len(c.shapes.ids) != min(len(want), 1) {
+		t.Errorf("%d shapes for %d entries of one shape", len(c.shapes.ids), len(want))
 	}
 }

@@ -76,12 +76,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	var key cacheKey
 	if v.cache != nil {
 		key = digest(raw)
-		e, ok := v.cache.get(&key, v.now())
+		h, ok := v.cache.get(&key, v.now())
 		if v.onCache != nil {
 			v.onCache(ok)
 		}
 		if ok {
-			return v.checkCached(&e)
+			return v.checkCached(&h)
 		}
 	}
 	var used verifiedKey
@@ -105,8 +105,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 // clock with the leeway, the audience, and the freshness of the keys. The
 // signature and every other claim check passed when the token was cached,
 // and the key that verified it is still in its issuer's set.
-func (v *Verifier) checkCached(e *cacheEntry) (*Claims, error) {
-	c := e.claims()
+func (v *Verifier) checkCached(h *hit) (*Claims, error) {
+	c := v.cache.claims(h)
 	if err := v.validator.Validate(c); err != nil {
 		if ce := claimsError(err); ce != nil {
 			return nil, ce
@@ -116,7 +116,7 @@ func (v *Verifier) checkCached(e *cacheEntry) (*Claims, error) {
 	if !v.audienceOK(c.Audience) {
 		return nil, invalid(ReasonAudience, descAudience, nil)
 	}
-	if !v.usable(e.key.issuer) {
+	if !v.usable(h.key.issuer) {
 		return nil, unavailable(descUnavailable, nil)
 	}
 	return c, nil
