@@ -7,7 +7,8 @@
 #     closed-loop load: TOKENS distinct tokens, CONCURRENCY Checks in flight,
 #     WARMUP then DURATION each, ROUNDS rounds.
 #  2. A fresh actions-authz with the default cache bound serves MEM_TOKENS
-#     distinct tokens: its peak resident memory (VmHWM).
+#     distinct tokens (0: skip) for MEM_DURATION: its peak resident memory
+#     (VmHWM).
 #
 # actions-authz runs the configuration of "make run" (examples/dev/config.yaml);
 # "serve --dev" of the first instance is the issuer of every token.
@@ -20,7 +21,7 @@ WARMUP=${WARMUP:-3s}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-2}
 MEM_TOKENS=${MEM_TOKENS:-200000}
-MEM_DURATION=${MEM_DURATION:-60s}
+MEM_DURATION=${MEM_DURATION:-90s}
 PORT=${PORT:-9300} # uses PORT to PORT+9
 bin=bin/actions-authz
 baseline=bin/baseline.test
@@ -93,6 +94,7 @@ for round in $(seq "$ROUNDS"); do
 	load baseline_cached $((PORT + 6)) --tokens-file "$tokens" --duration "$DURATION"
 done
 
+[ "$MEM_TOKENS" -gt 0 ] || exit 0
 echo "---- memory: $MEM_TOKENS distinct tokens, default cache bound"
 serve memory $((PORT + 7)) $((PORT + 8)) --config "$(config memory)"
 load memory $((PORT + 7)) --tokens "$MEM_TOKENS" --duration "$MEM_DURATION" --warmup 0s
