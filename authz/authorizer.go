@@ -132,22 +132,30 @@ func extractToken(header string, headers map[string]string) (raw string, reason 
 	switch {
 	case v == "":
 		return "", ReasonInvalidRequest, "the bearer token is empty"
+	case isJWTAlphabet(v):
+		return v, "", ""
 	case strings.ContainsAny(v, ", \t"):
 		return "", ReasonInvalidRequest, "several tokens in the " + header + " header"
-	case !isJWTAlphabet(v):
-		return "", ReasonInvalidRequest, "the token holds characters a JWT cannot have"
 	}
-	return v, "", ""
+	return "", ReasonInvalidRequest, "the token holds characters a JWT cannot have"
 }
 
 // isJWTAlphabet reports whether s holds only base64url characters and dots.
+// It runs on every token, about a kilobyte, so it looks each byte up in a
+// table.
 func isJWTAlphabet(s string) bool {
 	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.' {
-			continue
+		if !jwtAlphabet[s[i]] {
+			return false
 		}
-		return false
 	}
 	return true
 }
+
+// jwtAlphabet marks the bytes a compact JWS may hold.
+var jwtAlphabet = func() (t [256]bool) {
+	for _, r := range "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_." {
+		t[r] = true
+	}
+	return t
+}()

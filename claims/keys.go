@@ -33,6 +33,7 @@ type issuerKeys struct {
 
 	lastGood atomic.Pointer[time.Time] // Verifier.now at the last successful fetch; nil before the first
 	count    atomic.Int64              // number of keys in store
+	ids      atomic.Pointer[[]*keyID]  // the keys in store, for the token cache; nil before the first fetch
 
 	mu           sync.Mutex
 	inflight     *fetchCall // the fetch running now, if any
@@ -210,6 +211,13 @@ func (v *Verifier) store(ctx context.Context, is *issuerKeys, keys []jwkset.JWK)
 	now := v.now()
 	is.lastGood.Store(&now)
 	is.count.Store(int64(len(keys)))
+	// Entries verified with a key that left the set are refused from now on
+	// (keyID.current); dropKeys also frees their room.
+	ids, dropped := is.nextIDs(keys)
+	is.ids.Store(&ids)
+	if dropped && v.cache != nil {
+		v.cache.dropKeys(is, ids)
+	}
 
 	added, removed := kidChanges(old, keys)
 	if len(added) > 0 || len(removed) > 0 {
@@ -219,6 +227,38 @@ func (v *Verifier) store(ctx context.Context, is *issuerKeys, keys []jwkset.JWK)
 		v.log.Debug("signing keys refreshed", "issuer", is.cfg.URL, "keys", len(keys))
 	}
 	return nil
+}
+
+// nextIDs returns the key identities of keys, reusing the current identity
+// of every key whose kid, modulus and exponent are unchanged, and reports
+// whether any current identity is not reused (a key left the set or changed).
+func (is *issuerKeys) nextIDs(keys []jwkset.JWK) (ids []*keyID, dropped bool) {
+	var prev []*keyID
+	if p := is.ids.Load(); p != nil {
+		prev = *p
+	}
+	ids = make([]*keyID, 0, len(keys))
+	for _, k := range keys {
+		pub, ok := k.Key().(*rsa.PublicKey)
+		if !ok {
+			continue // unreachable: parseKey keeps RSA public keys only
+		}
+		kid := k.Marshal().KID
+		i := slices.IndexFunc(prev, func(id *keyID) bool {
+			return id.kid == kid && id.e == pub.E && id.n.Cmp(pub.N) == 0
+		})
+		if i >= 0 {
+			ids = append(ids, prev[i])
+		} else {
+			ids = append(ids, &keyID{issuer: is, kid: kid, n: pub.N, e: pub.E})
+		}
+	}
+	for _, id := range prev {
+		if !slices.Contains(ids, id) {
+			return ids, true
+		}
+	}
+	return ids, false
 }
 
 // kidChanges lists the kids in next but not in prev, and in prev but not in next.

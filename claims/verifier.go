@@ -63,6 +63,18 @@ type Config struct {
 	// success). It may be called from several goroutines at once (Run, Refresh
 	// and unknown-kid refreshes) and should return quickly.
 	OnFetch func(issuer string, keys int, err error)
+
+	// CacheMaxEntries bounds the verified-token cache: a token that passed
+	// every check is kept, by the SHA-256 of the whole token, until its exp
+	// (never longer) or until its signing key leaves the issuer's set, so
+	// that the next Verify of the same token skips the signature. A cached
+	// token still goes through the time, audience and key-staleness checks.
+	// Zero means DefaultCacheMaxEntries; a negative value turns the cache off.
+	CacheMaxEntries int
+	// OnCache, if set, is called after every cache lookup with whether the
+	// token was found (a metric's hook; CacheStats has the same counts). It
+	// is called from every Verify, concurrently, and must be cheap.
+	OnCache func(hit bool)
 }
 
 // Defaults applied by NewVerifier to zero-valued configuration fields.
@@ -135,6 +147,10 @@ type Verifier struct {
 	retryMin, retryMax time.Duration
 
 	running atomic.Bool
+
+	// cache holds verified tokens; nil when Config.CacheMaxEntries < 0.
+	cache   *tokenCache
+	onCache func(hit bool)
 }
 
 // NewVerifier validates cfg, applies the defaults and returns a Verifier that
@@ -168,6 +184,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		log:         cfg.Logger,
 		now:         cfg.Now,
 		onFetch:     cfg.OnFetch,
+		onCache:     cfg.OnCache,
 		retryMin:    time.Second,
 		retryMax:    30 * time.Second,
 	}
@@ -185,6 +202,12 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}
 	if v.now == nil {
 		v.now = time.Now
+	}
+	switch n := cfg.CacheMaxEntries; {
+	case n == 0:
+		v.cache = newTokenCache(DefaultCacheMaxEntries)
+	case n > 0:
+		v.cache = newTokenCache(n)
 	}
 
 	for i, ic := range cfg.Issuers {

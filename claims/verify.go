@@ -72,6 +72,13 @@ const (
 //     key's is unknown at once). jku, x5u, x5c, jwk and x5t headers are
 //     never used;
 //  4. the signature (ReasonSignature), then the time claims again.
+//
+// A token that passes is cached (see Config.CacheMaxEntries). When the same
+// token comes again, step 1 runs, then, instead of steps 2 to 4: its exp,
+// nbf and iat against the clock with the leeway, its audience, and the
+// staleness of its issuer's keys; the key that signed it must still be in
+// the issuer's set, or the token is verified in full again. Every call
+// returns Claims of its own, which the caller may keep or modify.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > v.maxBytes {
 		return nil, invalid(ReasonTooLarge, descTooLarge, nil)
@@ -81,20 +88,85 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if !compactAlphabet(raw) {
 		return nil, invalid(ReasonMalformed, descMalformed, nil)
 	}
+	var key cacheKey
+	if v.cache != nil {
+		key = digest(raw)
+		h, ok := v.cache.get(&key, v.now())
+		if v.onCache != nil {
+			v.onCache(ok)
+		}
+		if ok {
+			return v.checkCached(&h)
+		}
+	}
+	var used verifiedKey
 	c := new(Claims)
 	tok, err := v.parser.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
-		return v.keyFor(ctx, t)
+		return v.keyFor(ctx, t, &used)
 	})
 	if err != nil {
 		return nil, v.classify(tok, err)
 	}
+	if v.cache != nil {
+		if e, ok := newEntry(c, used.id(), v.now()); ok {
+			v.cache.put(&key, e)
+		}
+	}
 	return c, nil
+}
+
+// checkCached returns the claims of a cached token after the checks that
+// depend on the time or on the issuer's keys: the time claims against the
+// clock with the leeway, the audience, and the freshness of the keys. The
+// signature and every other claim check passed when the token was cached,
+// and the key that verified it is still in its issuer's set.
+func (v *Verifier) checkCached(h *hit) (*Claims, error) {
+	c := v.cache.claims(h)
+	if err := v.validator.Validate(c); err != nil {
+		if ce := claimsError(err); ce != nil {
+			return nil, ce
+		}
+		return nil, invalid(ReasonMalformed, descUnverifiable, err)
+	}
+	if !v.audienceOK(c.Audience) {
+		return nil, invalid(ReasonAudience, descAudience, nil)
+	}
+	if !v.usable(h.key.issuer) {
+		return nil, unavailable(descUnavailable, nil)
+	}
+	return c, nil
+}
+
+// verifiedKey is the key keyFor handed to jwt, kept so that Verify can tie
+// a cache entry to it.
+type verifiedKey struct {
+	is  *issuerKeys
+	kid string
+	pub *rsa.PublicKey
+}
+
+// id returns the current identity of the key, or nil when the key has left
+// its issuer's set (or changed) since it verified the token.
+func (k *verifiedKey) id() *keyID {
+	if k.is == nil || k.pub == nil {
+		return nil
+	}
+	ids := k.is.ids.Load()
+	if ids == nil {
+		return nil
+	}
+	for _, id := range *ids {
+		if id.kid == k.kid && id.e == k.pub.E && id.n.Cmp(k.pub.N) == 0 {
+			return id
+		}
+	}
+	return nil
 }
 
 // keyFor is the jwt.Keyfunc of Verify. jwt has decoded the header and claims
 // and checked the alg against every configured algorithm; keyFor checks the
 // claims against this issuer and returns the verification key, or an *Error.
-func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
+func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token, used *verifiedKey) (any, error) {
 	c, ok := t.Claims.(*Claims)
 	if !ok {
 		return nil, invalid(ReasonMalformed, descUnverifiable, nil)
@@ -180,12 +252,17 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	if !v.usable(is) {
 		return nil, unavailable(descUnavailable, nil)
 	}
-	return v.lookup(ctx, is, t)
+	pub, err := v.lookup(ctx, is, t)
+	if err != nil {
+		return nil, err
+	}
+	*used = verifiedKey{is: is, kid: kid, pub: pub}
+	return pub, nil
 }
 
 // lookup returns the public key the token's kid names in its issuer's set,
 // refreshing the set once (rate-limited, shared) when the kid is unknown.
-func (v *Verifier) lookup(ctx context.Context, is *issuerKeys, t *jwt.Token) (any, error) {
+func (v *Verifier) lookup(ctx context.Context, is *issuerKeys, t *jwt.Token) (*rsa.PublicKey, error) {
 	kf := is.kf.KeyfuncCtx(ctx)
 	key, err := kf(t)
 	if errors.Is(err, jwkset.ErrKeyNotFound) {

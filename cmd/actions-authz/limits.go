@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/actions-authz/actions-authz/envoy"
+
 	"crypto/tls"
 	"net/http"
 	"time"
@@ -65,6 +67,7 @@ func newGRPCServer(tlsCfg *tls.Config) *grpc.Server {
 	if tlsCfg != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 	}
+	opts = append(opts, envoy.ServerOptions()...)
 	return grpc.NewServer(opts...)
 }
 

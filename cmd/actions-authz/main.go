@@ -11,6 +11,7 @@
 //	                      [--policy NAME] [--method M] [--host H] [--path P]
 //	                      [--at RFC3339] [--jwks-file F]
 //	actions-authz healthcheck (--addr HOST:PORT | --grpc-addr HOST:PORT)
+//	actions-authz loadtest [--addr A] [--mint-url URL] [--tokens N] [--concurrency N] [--duration D] [--pid PID]
 //	actions-authz version
 package main
 

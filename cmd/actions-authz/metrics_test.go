@@ -87,14 +87,17 @@ func TestMetricsEndToEnd(t *testing.T) {
 		`actions_authz_check_duration_seconds{result="deny"}_count`:                                       3,
 		`actions_authz_check_duration_seconds{result="unauthenticated"}_count`:                            2,
 		`actions_authz_jwks_keys{` + iss + `}`:                                                            1,
-		`actions_authz_token_cache_requests_total{result="hit"}`:                                          0,
-		`actions_authz_token_cache_requests_total{result="miss"}`:                                         0,
-		`actions_authz_config_reloads_total{result="success"}`:                                            0,
-		`actions_authz_config_reloads_total{result="failure"}`:                                            0,
-		`actions_authz_config_info{hash="` + hash + `"}`:                                                  1,
-		`actions_authz_config_last_reload_successful`:                                                     1,
-		`actions_authz_ready`:                   1,
-		`actions_authz_log_lines_dropped_total`: 0,
+		// 9 Checks reach the verifier (not the missing token, not the
+		// unknown policy): the first sight of good, other, feature and
+		// the expired token (never cached) miss; the 5 repeats hit.
+		`actions_authz_token_cache_requests_total{result="hit"}`:  5,
+		`actions_authz_token_cache_requests_total{result="miss"}`: 4,
+		`actions_authz_config_reloads_total{result="success"}`:    0,
+		`actions_authz_config_reloads_total{result="failure"}`:    0,
+		`actions_authz_config_info{hash="` + hash + `"}`:          1,
+		`actions_authz_config_last_reload_successful`:             1,
+		`actions_authz_ready`:                                     1,
+		`actions_authz_log_lines_dropped_total`:                   0,
 	}
 	for k, w := range want {
 		if v, ok := got[k]; !ok || v != w {

@@ -105,6 +105,9 @@ func (s *service) startOps(ctx context.Context, devURL string) (*operations, err
 			Logger:    s.logger,
 			Now:       s.opts.ops.now,
 			OnFetch:   o.metrics.OnFetch,
+
+			CacheMaxEntries: cfg.Cache.MaxEntries,
+			OnCache:         o.metrics.CacheLookup,
 		}
 	}
 	if err := r.start(ctx, s.cfg); err != nil {

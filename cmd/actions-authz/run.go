@@ -43,6 +43,7 @@ Usage:
                         [--policy NAME] [--method M] [--host H] [--path P]
                         [--at RFC3339] [--jwks-file F]
   actions-authz healthcheck (--addr HOST:PORT | --grpc-addr HOST:PORT)
+  actions-authz loadtest [--addr A] [--mint-url URL] [--tokens N] [--concurrency N] [--duration D] [--pid PID]
   actions-authz version
 
 Run "actions-authz COMMAND --help" for a command's flags.
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return explain(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, stdout, stderr)
+	case "loadtest":
+		return loadtest(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "actions-authz", buildVersion())
 		return nil
