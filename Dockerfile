@@ -20,7 +20,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    go build -ldflags "-s -w -X main.version=${VERSION}" -o /out/actions-authz ./cmd/actions-authz && \
+    go build -tags vtprotobuf -ldflags "-s -w -X main.version=${VERSION}" -o /out/actions-authz ./cmd/actions-authz && \
     go build -ldflags "-s -w" -o /out/private-service ./examples/private-service
 
 # The sample upstream: echoes the identity headers it receives.
