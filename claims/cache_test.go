@@ -30,7 +30,8 @@ func TestCacheAgreesWithFullVerification(t *testing.T) {
 	k1 := testKey{kid: "key-1", key: testKeys()[0]}
 	gh := newFakeIssuer(t, k1)
 	clock := newFakeClock()
-	maxStale := func(c *Config) { c.Issuers[0].MaxStale = 2 * time.Hour }
+	// The "long" token below outlives MaxStale; allow its lifetime.
+	maxStale := func(c *Config) { c.Issuers[0].MaxStale = 2 * time.Hour; c.MaxLifetime = 5 * time.Hour }
 	cached := newTestVerifier(t, clock, maxStale, gh)
 	full := newTestVerifier(t, clock, func(c *Config) { maxStale(c); c.CacheMaxEntries = -1 }, gh)
 	for _, v := range []*Verifier{cached, full} {
@@ -57,7 +58,7 @@ func TestCacheAgreesWithFullVerification(t *testing.T) {
 		{"clock moved back before iat", good, -2 * time.Minute, true, ReasonIssuedInFuture},
 		{"clock moved back within leeway", good, -30 * time.Second, true, ""},
 		{"keys stale past max_stale", long, 3 * time.Hour, true, ReasonKeysUnavailable},
-		{"several audiences", with(good, "aud", []string{"x\x00y", testAudience, ""}), time.Minute, true, ""},
+		{"several audiences", with(good, "aud", []string{"https://other.example", testAudience, ""}), time.Minute, true, ""},
 		{"run claims too long for a record: never cached", with(good, "run_id", strings.Repeat("9", recOwnMax)), 0, false, ""},
 	}
 	for _, tt := range tests {
@@ -172,7 +173,8 @@ func TestCacheEvictsSoonestExpiry(t *testing.T) {
 	k1 := testKey{kid: "key-1", key: testKeys()[0]}
 	gh := newFakeIssuer(t, k1)
 	clock := newFakeClock()
-	v := newTestVerifier(t, clock, nil, gh)
+	// Lifetimes up to 2h, past the default MaxLifetime.
+	v := newTestVerifier(t, clock, func(c *Config) { c.MaxLifetime = 3 * time.Hour }, gh)
 	if err := v.Refresh(t.Context(), gh.URL()); err != nil {
 		t.Fatal(err)
 	}

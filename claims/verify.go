@@ -288,13 +288,22 @@ func (v *Verifier) lookup(ctx context.Context, is *issuerKeys, t *jwt.Token) (*r
 // JWS: base64url without padding, and dots.
 func compactAlphabet(s string) bool {
 	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '-' || b == '_' || b == '.') {
+		if !compactBytes[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// compactBytes marks the bytes a compact JWS may hold: base64url and dots.
+// A table lookup per byte costs a third of the comparisons it replaces, on
+// about a kilobyte per token.
+var compactBytes = func() (t [256]bool) {
+	for _, b := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") {
+		t[b] = true
+	}
+	return t
+}()
 
 // printable reports whether every claim of c, every audience included, is
 // free of the characters an HTTP header value cannot carry: ASCII control
