@@ -142,20 +142,27 @@ func extractToken(header string, headers map[string]string) (raw string, reason 
 
 // isJWTAlphabet reports whether s holds only base64url characters and dots.
 // It runs on every token, about a kilobyte, so it looks each byte up in a
-// table.
+// table, eight bytes at a time without a branch between them.
 func isJWTAlphabet(s string) bool {
+	for len(s) >= 8 {
+		if jwtAlphabet[s[0]]&jwtAlphabet[s[1]]&jwtAlphabet[s[2]]&jwtAlphabet[s[3]]&
+			jwtAlphabet[s[4]]&jwtAlphabet[s[5]]&jwtAlphabet[s[6]]&jwtAlphabet[s[7]] == 0 {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
-		if !jwtAlphabet[s[i]] {
+		if jwtAlphabet[s[i]] == 0 {
 			return false
 		}
 	}
 	return true
 }
 
-// jwtAlphabet marks the bytes a compact JWS may hold.
-var jwtAlphabet = func() (t [256]bool) {
+// jwtAlphabet is 1 for the bytes a compact JWS may hold, 0 for the others.
+var jwtAlphabet = func() (t [256]byte) {
 	for _, r := range "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_." {
-		t[r] = true
+		t[r] = 1
 	}
 	return t
 }()

@@ -285,22 +285,30 @@ func (v *Verifier) lookup(ctx context.Context, is *issuerKeys, t *jwt.Token) (*r
 }
 
 // compactAlphabet reports whether s holds only the characters of a compact
-// JWS: base64url without padding, and dots.
+// JWS: base64url without padding, and dots. It looks each byte up in a
+// table, eight bytes at a time without a branch between them.
 func compactAlphabet(s string) bool {
+	for len(s) >= 8 {
+		if compactBytes[s[0]]&compactBytes[s[1]]&compactBytes[s[2]]&compactBytes[s[3]]&
+			compactBytes[s[4]]&compactBytes[s[5]]&compactBytes[s[6]]&compactBytes[s[7]] == 0 {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
-		if !compactBytes[s[i]] {
+		if compactBytes[s[i]] == 0 {
 			return false
 		}
 	}
 	return true
 }
 
-// compactBytes marks the bytes a compact JWS may hold: base64url and dots.
-// A table lookup per byte costs a third of the comparisons it replaces, on
-// about a kilobyte per token.
-var compactBytes = func() (t [256]bool) {
+// compactBytes is 1 for the bytes a compact JWS may hold (base64url and
+// dots), 0 for the others. A table lookup per byte costs a third of the
+// comparisons it replaces, on about a kilobyte per token.
+var compactBytes = func() (t [256]byte) {
 	for _, b := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") {
-		t[b] = true
+		t[b] = 1
 	}
 	return t
 }()
