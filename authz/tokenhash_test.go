@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,9 +25,28 @@ func (v staticVerifier) Verify(_ context.Context, raw string) (*claims.Claims, e
 	return nil, &claims.Error{Reason: claims.ReasonSignature, Description: "token signature is invalid"}
 }
 
+// summingVerifier is a staticVerifier that returns the token's digest, as
+// a *claims.Verifier does.
+type summingVerifier struct{ staticVerifier }
+
+func (v summingVerifier) VerifySum(ctx context.Context, raw string) (*claims.Claims, [32]byte, error) {
+	c, err := v.Verify(ctx, raw)
+	return c, sha256.Sum256([]byte(raw)), err
+}
+
 func TestAuthorizeTokenHash(t *testing.T) {
+	for _, summing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("summing=%v", summing), func(t *testing.T) { testAuthorizeTokenHash(t, summing) })
+	}
+}
+
+func testAuthorizeTokenHash(t *testing.T, summing bool) {
 	const good, bad = "aaa.bbb.ccc", "ddd.eee.fff"
-	a := NewAuthorizer(staticVerifier{good, tok()}, loadEngine(t, "valid.yaml"))
+	var v TokenVerifier = staticVerifier{good, tok()}
+	if summing {
+		v = summingVerifier{staticVerifier{good, tok()}}
+	}
+	a := NewAuthorizer(v, loadEngine(t, "valid.yaml"))
 	hexHash := func(raw string) string {
 		sum := sha256.Sum256([]byte(raw))
 		return hex.EncodeToString(sum[:])[:12]
@@ -129,3 +149,7 @@ func TestConfigHash(t *testing.T) {
 		t.Error("a Config not parsed has a hash")
 	}
 }
+
+// A *claims.Verifier must stay a SummingVerifier, or every Check hashes the
+// token twice.
+var _ SummingVerifier = (*claims.Verifier)(nil)

@@ -80,6 +80,22 @@ const (
 // the issuer's set, or the token is verified in full again. Every call
 // returns Claims of its own, which the caller may keep or modify.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
+	return v.verify(ctx, raw, nil)
+}
+
+// VerifySum is Verify that also returns the SHA-256 of raw, which the
+// verifier computes itself (its cache is keyed by it), so that a caller
+// that identifies tokens by their digest, in logs, need not hash the token
+// a second time. The digest is returned whatever the outcome.
+func (v *Verifier) VerifySum(ctx context.Context, raw string) (*Claims, [32]byte, error) {
+	key := digest(raw)
+	c, err := v.verify(ctx, raw, &key)
+	return c, key, err
+}
+
+// verify is Verify; key, if not nil, is the digest of raw, computed by the
+// caller in this package.
+func (v *Verifier) verify(ctx context.Context, raw string, key *cacheKey) (*Claims, error) {
 	if len(raw) > v.maxBytes {
 		return nil, invalid(ReasonTooLarge, descTooLarge, nil)
 	}
@@ -88,10 +104,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if !compactAlphabet(raw) {
 		return nil, invalid(ReasonMalformed, descMalformed, nil)
 	}
-	var key cacheKey
 	if v.cache != nil {
-		key = digest(raw)
-		h, ok := v.cache.get(&key, v.now())
+		if key == nil {
+			k := digest(raw)
+			key = &k
+		}
+		h, ok := v.cache.get(key, v.now())
 		if v.onCache != nil {
 			v.onCache(ok)
 		}
@@ -109,7 +127,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	if v.cache != nil {
 		if e, ok := newEntry(c, used.id(), v.now()); ok {
-			v.cache.put(&key, e)
+			v.cache.put(key, e)
 		}
 	}
 	return c, nil

@@ -2,6 +2,7 @@ package claims
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -238,6 +239,43 @@ func TestVerifyMaxBytes(t *testing.T) {
 		}
 		if _, err := v.Verify(t.Context(), tok); ReasonOf(err) != tc.want {
 			t.Errorf("MaxBytes %d, token %d bytes: %v, want %q", tc.max, len(tok), err, tc.want)
+		}
+	}
+}
+
+// TestVerifySum checks that VerifySum answers as Verify does, cached or
+// not, and returns the SHA-256 of the token whatever the outcome.
+func TestVerifySum(t *testing.T) {
+	k1 := testKey{kid: "key-1", key: testKeys()[0]}
+	gh := newFakeIssuer(t, k1)
+	clock := newFakeClock()
+	good := sign(t, k1, idClaims(gh.URL(), clock.Now()))
+	expired := sign(t, k1, with(idClaims(gh.URL(), clock.Now()), "exp", clock.Now().Add(-time.Hour).Unix()))
+	for _, max := range []int{0, -1} {
+		v := newTestVerifier(t, clock, func(c *Config) { c.CacheMaxEntries = max; c.MaxBytes = len(good) }, gh)
+		if err := v.Refresh(t.Context(), gh.URL()); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			raw  string
+			want Reason
+		}{
+			{good, ""}, {good, ""}, // the second from the cache, when there is one
+			{expired, ReasonExpired},
+			{good + "x", ReasonTooLarge},
+			{"a b", ReasonMalformed},
+		} {
+			want, wantErr := v.Verify(t.Context(), tc.raw)
+			c, sum, err := v.VerifySum(t.Context(), tc.raw)
+			if ReasonOf(err) != tc.want || ReasonOf(wantErr) != tc.want {
+				t.Errorf("cache %d: VerifySum: %v, Verify: %v, want %q", max, err, wantErr, tc.want)
+			}
+			if (c == nil) != (want == nil) || c != nil && c.Subject != want.Subject {
+				t.Errorf("cache %d: VerifySum claims %+v, Verify claims %+v", max, c, want)
+			}
+			if sum != sha256.Sum256([]byte(tc.raw)) {
+				t.Errorf("cache %d: VerifySum digest %x is not the token's SHA-256", max, sum)
+			}
 		}
 	}
 }
