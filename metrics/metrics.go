@@ -60,6 +60,7 @@ type Metrics struct {
 	now func() time.Time
 
 	decisions    *prometheus.CounterVec // policy, result, reason
+	decided      sync.Map               // decisionLabels -> prometheus.Counter, children of decisions
 	tokenFailure *prometheus.CounterVec // reason (a claims.Reason)
 	duration     [4]prometheus.Observer // by authz.Outcome
 	shadowEval   *prometheus.CounterVec // policy
@@ -200,8 +201,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 
 // Observe counts one decision and its duration. It is an authz.ObserveFunc.
 func (m *Metrics) Observe(_ context.Context, _ *authz.Request, d *authz.Decision, elapsed time.Duration) {
-	result := d.Outcome.String()
-	m.decisions.WithLabelValues(d.Policy, result, string(d.Reason)).Inc()
+	m.decisionCounter(d).Inc()
 	if int(d.Outcome) < len(m.duration) {
 		m.duration[d.Outcome].Observe(elapsed.Seconds())
 	}
@@ -218,6 +218,29 @@ func (m *Metrics) Observe(_ context.Context, _ *authz.Request, d *authz.Decision
 			m.shadowDiff.WithLabelValues(d.Policy, d.Enforced().String(), d.Shadow.String()).Inc()
 		}
 	}
+}
+
+// decisionLabels is the label values of one decisions_total series.
+type decisionLabels struct {
+	policy string
+	result authz.Outcome
+	reason authz.Reason
+}
+
+// decisionCounter returns the decisions_total child for d. The children are
+// kept in a map by their label values: WithLabelValues hashes and checks
+// every value and takes the vector's lock on each call, on every Check.
+// The label values are bounded (policy names, outcomes and reasons), and
+// decisions_total series are never deleted, so the map only grows as the
+// vector would.
+func (m *Metrics) decisionCounter(d *authz.Decision) prometheus.Counter {
+	k := decisionLabels{d.Policy, d.Outcome, d.Reason}
+	if c, ok := m.decided.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.decisions.WithLabelValues(d.Policy, d.Outcome.String(), string(d.Reason))
+	m.decided.Store(k, c)
+	return c
 }
 
 // OnFetch records one key set fetch of issuer: keys is the number of keys
