@@ -23,8 +23,8 @@ func Response(d *authz.Decision) *authv3.CheckResponse {
 	return denyResponse(d)
 }
 
-// allowResponse builds an OK response. The header options and values are
-// allocated in one slice each rather than one by one: with a dozen identity
+// allowResponse builds an OK response. The header options and their values
+// are allocated in one slice rather than one by one: with a dozen identity
 // headers that is most of the allocations of a cached Check.
 func allowResponse(d *authz.Decision) *authv3.CheckResponse {
 	set := 0
@@ -33,8 +33,7 @@ func allowResponse(d *authz.Decision) *authv3.CheckResponse {
 			set++
 		}
 	}
-	opts := make([]corev3.HeaderValueOption, set)
-	vals := make([]corev3.HeaderValue, set)
+	hs := make([]headerOption, set)
 	r := &allowed{
 		ok: authv3.OkHttpResponse{
 			Headers:         make([]*corev3.HeaderValueOption, 0, set),
@@ -49,10 +48,10 @@ func allowResponse(d *authz.Decision) *authv3.CheckResponse {
 			continue
 		}
 		i := len(r.ok.Headers)
-		vals[i].Key, vals[i].Value = h.Name, h.Value
-		opts[i].Header = &vals[i]
-		opts[i].AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
-		r.ok.Headers = append(r.ok.Headers, &opts[i])
+		hs[i].val.Key, hs[i].val.Value = h.Name, h.Value
+		hs[i].opt.Header = &hs[i].val
+		hs[i].opt.AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+		r.ok.Headers = append(r.ok.Headers, &hs[i].opt)
 	}
 	r.status.Code = int32(codes.OK)
 	r.oneof.OkResponse = &r.ok
@@ -60,6 +59,13 @@ func allowResponse(d *authz.Decision) *authv3.CheckResponse {
 	r.resp.HttpResponse = &r.oneof
 	r.resp.DynamicMetadata = metadata(d)
 	return &r.resp
+}
+
+// headerOption is one header of an OK response with its value, allocated
+// together.
+type headerOption struct {
+	opt corev3.HeaderValueOption
+	val corev3.HeaderValue
 }
 
 // allowed is every fixed-size part of an OK response, allocated at once.
