@@ -179,6 +179,9 @@ func (c *compiler) token(t *TokenConfig, n *yaml.Node) {
 	if t.MaxBytes < 0 {
 		c.fail(lineOf(child(n, "max_bytes"), lineOf(n, 0)), "token: max_bytes", "must not be negative")
 	}
+	if t.MaxLifetime < 0 {
+		c.fail(lineOf(child(n, "max_lifetime"), lineOf(n, 0)), "token: max_lifetime", "must not be negative")
+	}
 }
 
 func (c *compiler) cache(cc *CacheConfig, n *yaml.Node) {

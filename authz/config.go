@@ -49,6 +49,9 @@ type TokenConfig struct {
 	Header   string        `yaml:"header"`
 	Leeway   time.Duration `yaml:"leeway"`    // default 60s
 	MaxBytes int           `yaml:"max_bytes"` // default 8192
+	// MaxLifetime is the longest exp − iat accepted; default 1h. GitHub's ID
+	// tokens live 5 minutes; a token meant to live for days is not one.
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
 }
 
 // CacheConfig bounds the verified-token cache.

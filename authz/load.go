@@ -320,6 +320,7 @@ const (
 	defaultTokenHeader   = "authorization"
 	defaultLeeway        = 60 * time.Second
 	defaultMaxBytes      = 8192
+	defaultMaxLifetime   = time.Hour
 	defaultMaxEntries    = 100000
 	defaultLogLevel      = "info"
 	defaultLogDecisions  = "all"
@@ -336,6 +337,7 @@ func (c *Config) applyDefaults() {
 	c.Token.Header = strings.ToLower(c.Token.Header)
 	setDefault(&c.Token.Leeway, defaultLeeway)
 	setDefault(&c.Token.MaxBytes, defaultMaxBytes)
+	setDefault(&c.Token.MaxLifetime, defaultMaxLifetime)
 	setDefault(&c.Cache.MaxEntries, defaultMaxEntries)
 	setDefault(&c.Log.Level, defaultLogLevel)
 	setDefault(&c.Log.Decisions, defaultLogDecisions)

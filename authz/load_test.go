@@ -38,6 +38,7 @@ func TestLoadConfigInvalid(t *testing.T) {
 		{"unknown_upstream_claim.yaml", []string{":6: ", `upstream: claims[1]: unknown claim "repo_name"`}},
 		{"invalid_header_prefix.yaml", []string{":6: ", `upstream: header_prefix: invalid header name prefix "x github "`}},
 		{"invalid_token_header.yaml", []string{":6: ", `token: header: invalid header name "x-token:"`}},
+		{"negative_max_lifetime.yaml", []string{":6: ", `token: max_lifetime: must not be negative`}},
 		{"unpinned.yaml", []string{":9: ", `policy "deploy" (policies[0]): allow[1]: ` + unpinned, "allow_any_repository: true"}},
 		{"unpinned_glob.yaml", []string{":9: ", `policy "deploy" (policies[0]): allow[1]: ` + unpinned}},
 		{"unpinned_id_glob.yaml", []string{":9: ", `policy "deploy" (policies[0]): allow[1]: ` + unpinned}},
@@ -192,7 +193,7 @@ func TestDefaults(t *testing.T) {
 	yes := true
 	want := Config{
 		Server:   ServerConfig{GRPCAddr: ":9000", HTTPAddr: ":9001", ShutdownGrace: 10 * time.Second},
-		Token:    TokenConfig{Header: "authorization", Leeway: 60 * time.Second, MaxBytes: 8192},
+		Token:    TokenConfig{Header: "authorization", Leeway: 60 * time.Second, MaxBytes: 8192, MaxLifetime: time.Hour},
 		Cache:    CacheConfig{MaxEntries: 100000},
 		Log:      LogConfig{Level: "info", Decisions: "all"},
 		Upstream: UpstreamConfig{HeaderPrefix: "x-github-", Claims: DefaultUpstreamClaims, RemoveToken: &yes},

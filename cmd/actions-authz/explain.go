@@ -230,11 +230,12 @@ func verifyForExplain(ctx context.Context, cfg *authz.Config, raw string, o *exp
 		now = func() time.Time { return at }
 	}
 	v, err := claims.NewVerifier(claims.Config{
-		Issuers:   issuers,
-		Audiences: cfg.AllAudiences(),
-		Leeway:    cfg.Token.Leeway,
-		MaxBytes:  cfg.Token.MaxBytes,
-		Now:       now,
+		Issuers:     issuers,
+		Audiences:   cfg.AllAudiences(),
+		Leeway:      cfg.Token.Leeway,
+		MaxBytes:    cfg.Token.MaxBytes,
+		MaxLifetime: cfg.Token.MaxLifetime,
+		Now:         now,
 	})
 	if err != nil {
 		return verification{}, err

@@ -304,3 +304,39 @@ policies:
 		t.Errorf("with the issuer down: err = %v, want exit 2 naming %s", err, iss.URL())
 	}
 }
+
+// TestTokenMaxLifetime: token.max_lifetime reaches the verifier. A token
+// meant to live two hours is refused under the default (1h) and accepted
+// where the file allows three.
+func TestTokenMaxLifetime(t *testing.T) {
+	dir := t.TempDir()
+	iss := issuerFor(t, "https://token.actions.githubusercontent.com", "https://private.example.test")
+	jwks := writeFile(t, dir, "jwks.json", string(iss.JWKS()))
+	_, tokFile := mintFile(t, iss, map[string]any{"lifetime": 2 * 3600})
+	tests := []struct {
+		name   string
+		extra  string
+		code   int // -1: success
+		output string
+	}{
+		{"default limit", "", 1, "lifetime_too_long"},
+		{"raised limit", "token: {max_lifetime: 3h}\n", -1, "valid"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			config := writeFile(t, t.TempDir(), "config.yaml", explainConfig+tc.extra)
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), []string{"explain", "--config", config, "--token-file", tokFile,
+				"--jwks-file", jwks, "--at", rfc3339(issuedAt.Add(time.Minute))}, &stdout, &stderr)
+			if tc.code == -1 && err != nil {
+				t.Fatalf("explain: %v\n%s%s", err, stdout.String(), stderr.String())
+			}
+			if tc.code != -1 && (err == nil || exitCode(err) != tc.code) {
+				t.Fatalf("explain: %v (exit %d), want exit %d\n%s", err, exitCode(err), tc.code, stdout.String())
+			}
+			if !strings.Contains(stdout.String(), tc.output) {
+				t.Errorf("output lacks %q:\n%s", tc.output, stdout.String())
+			}
+		})
+	}
+}

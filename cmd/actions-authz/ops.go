@@ -98,13 +98,14 @@ func (s *service) startOps(ctx context.Context, devURL string) (*operations, err
 			issuers = withIssuer(issuers, devURL)
 		}
 		return claims.Config{
-			Issuers:   issuers,
-			Audiences: cfg.AllAudiences(),
-			Leeway:    cfg.Token.Leeway,
-			MaxBytes:  cfg.Token.MaxBytes,
-			Logger:    s.logger,
-			Now:       s.opts.ops.now,
-			OnFetch:   o.metrics.OnFetch,
+			Issuers:     issuers,
+			Audiences:   cfg.AllAudiences(),
+			Leeway:      cfg.Token.Leeway,
+			MaxBytes:    cfg.Token.MaxBytes,
+			MaxLifetime: cfg.Token.MaxLifetime,
+			Logger:      s.logger,
+			Now:         s.opts.ops.now,
+			OnFetch:     o.metrics.OnFetch,
 
 			CacheMaxEntries: cfg.Cache.MaxEntries,
 			OnCache:         o.metrics.CacheLookup,

@@ -327,7 +327,7 @@ func applyOverrides(cfg *authz.Config, o serveOptions) {
 // alike; hooks (logger, clock, OnFetch) are the same in both.
 func sameKeysConfig(a, b claims.Config) bool {
 	return reflect.DeepEqual(a.Issuers, b.Issuers) && slices.Equal(a.Audiences, b.Audiences) &&
-		a.Leeway == b.Leeway && a.MaxBytes == b.MaxBytes
+		a.Leeway == b.Leeway && a.MaxBytes == b.MaxBytes && a.MaxLifetime == b.MaxLifetime
 }
 
 func issuerURLs(list []claims.IssuerConfig) []string {
