@@ -19,6 +19,9 @@ type Explanation struct {
 	// Rules traces every rule of the selected policy, in order; it is empty
 	// when no policy was selected or the audience was refused.
 	Rules []RuleTrace
+	// Shadow traces the policy's shadow rules the same way: evaluated beside
+	// Rules, never enforced.
+	Shadow []RuleTrace
 }
 
 // RuleTrace is the outcome of one rule: matched, or the first condition
@@ -61,8 +64,16 @@ func (e *Engine) Explain(in Input) Explanation {
 	if !x.AudienceOK {
 		return x
 	}
-	for i := range p.rules {
-		r := &p.rules[i]
+	x.Rules = traceRules(p.rules, in)
+	x.Shadow = traceRules(p.shadow, in)
+	return x
+}
+
+// traceRules traces each rule against the claims of in.
+func traceRules(rules []rule, in Input) []RuleTrace {
+	var out []RuleTrace
+	for i := range rules {
+		r := &rules[i]
 		t := RuleTrace{Index: i}
 		if k := r.failing(in.Claims); k < 0 {
 			t.Matched = true
@@ -70,9 +81,9 @@ func (e *Engine) Explain(in Input) Explanation {
 			cond := &r.conds[k]
 			t.Claim, t.Condition, t.Actual = cond.field.String(), cond.text, in.Claims.Value(cond.field)
 		}
-		x.Rules = append(x.Rules, t)
+		out = append(out, t)
 	}
-	return x
+	return out
 }
 
 func describeRequest(r *Request) string {
@@ -90,17 +101,8 @@ func (x *Explanation) String() string {
 		}
 		b.WriteString("audience: " + verdict + " (policy accepts " + strings.Join(quoteAll(x.Audiences), ", ") + ")\n")
 	}
-	for _, t := range x.Rules {
-		b.WriteString("allow[" + strconv.Itoa(t.Index) + "]: ")
-		switch {
-		case t.Matched:
-			b.WriteString("matched\n")
-		case t.Actual == "":
-			b.WriteString("no: " + t.Claim + " is absent (want " + t.Condition + ")\n")
-		default:
-			b.WriteString("no: " + t.Claim + " is " + strconv.Quote(t.Actual) + " (want " + t.Condition + ")\n")
-		}
-	}
+	writeTraces(&b, "allow", x.Rules)
+	writeTraces(&b, "shadow", x.Shadow)
 	d := &x.Decision
 	b.WriteString("decision: " + d.Outcome.String() + " (" + string(d.Reason))
 	if d.Detail != "" {
@@ -115,6 +117,21 @@ func (x *Explanation) String() string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// writeTraces writes one line per traced rule, named list[index].
+func writeTraces(b *strings.Builder, list string, traces []RuleTrace) {
+	for _, t := range traces {
+		b.WriteString(list + "[" + strconv.Itoa(t.Index) + "]: ")
+		switch {
+		case t.Matched:
+			b.WriteString("matched\n")
+		case t.Actual == "":
+			b.WriteString("no: " + t.Claim + " is absent (want " + t.Condition + ")\n")
+		default:
+			b.WriteString("no: " + t.Claim + " is " + strconv.Quote(t.Actual) + " (want " + t.Condition + ")\n")
+		}
+	}
 }
 
 func quoteAll(list []string) []string {

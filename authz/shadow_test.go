@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -132,5 +133,25 @@ func TestShadowVerdictString(t *testing.T) {
 		if got := v.String(); got != want {
 			t.Errorf("ShadowVerdict(%d).String() = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// TestExplainShadow: explain traces the shadow rules beside the enforced
+// ones, so a platform team sees why the stricter list would refuse.
+func TestExplainShadow(t *testing.T) {
+	e := loadEngine(t, "shadow.yaml")
+	x := e.Explain(Input{Request: Request{Policy: "stricter"}, Claims: tok(func(c *claims.Claims) { c.Ref = "refs/heads/feature" })})
+	if len(x.Rules) != 1 || !x.Rules[0].Matched {
+		t.Fatalf("Rules = %+v, want allow[0] matched", x.Rules)
+	}
+	want := []RuleTrace{{Index: 0, Claim: "ref", Condition: `"refs/heads/main"`, Actual: "refs/heads/feature"}}
+	if diff := cmp.Diff(want, x.Shadow); diff != "" {
+		t.Errorf("Shadow (-want +got):\n%s", diff)
+	}
+	if s := x.String(); !strings.Contains(s, `shadow[0]: no: ref is "refs/heads/feature" (want "refs/heads/main")`) {
+		t.Errorf("Explain.String() =\n%s", s)
+	}
+	if x = e.Explain(Input{Request: Request{Policy: "no-shadow"}, Claims: tok()}); x.Shadow != nil || strings.Contains(x.String(), "shadow[") {
+		t.Errorf("a policy without shadow rules: Shadow = %+v", x.Shadow)
 	}
 }
