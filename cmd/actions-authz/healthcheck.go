@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -19,12 +23,25 @@ import (
 //
 //	actions-authz healthcheck --addr 127.0.0.1:9001        # GET /readyz
 //	actions-authz healthcheck --grpc-addr 127.0.0.1:9000   # grpc.health.v1 Check
+//
+// With server.tls, the gRPC probe speaks TLS: --tls-ca names the CA that
+// signed the server's certificate, and with client_ca_file (mTLS)
+// --tls-cert and --tls-key give the probe a client certificate.
 func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("healthcheck", stderr)
 	addr := fs.String("addr", "", "HTTP address of the service (server.http_addr): GET /readyz must answer 200")
 	grpcAddr := fs.String("grpc-addr", "", "gRPC address of the service (server.grpc_addr): the grpc.health.v1 status must be SERVING")
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
+	var tf tlsFlags
+	fs.StringVar(&tf.ca, "tls-ca", "", "with --grpc-addr: speak TLS, trusting the CA certificates in this PEM file")
+	fs.StringVar(&tf.cert, "tls-cert", "", "with --tls-ca: client certificate (PEM) for a server that requires one")
+	fs.StringVar(&tf.key, "tls-key", "", "with --tls-cert: its private key (PEM)")
+	fs.StringVar(&tf.serverName, "tls-server-name", "", "with --tls-ca: the name the server's certificate must hold (default: the host of --grpc-addr)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	creds, err := tf.credentials(*grpcAddr)
+	if err != nil {
 		return err
 	}
 	if (*addr == "") == (*grpcAddr == "") {
@@ -42,7 +59,7 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintln(stdout, "ready")
 		return nil
 	}
-	if err := grpcServing(ctx, *grpcAddr); err != nil {
+	if err := grpcServing(ctx, *grpcAddr, creds); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "serving")
@@ -68,9 +85,46 @@ func readyzOK(ctx context.Context, addr string) error {
 	return nil
 }
 
+// tlsFlags are the healthcheck's TLS settings for the gRPC probe.
+type tlsFlags struct{ ca, cert, key, serverName string }
+
+// credentials returns the transport credentials the flags describe: plain
+// text without --tls-ca, TLS with it.
+func (f tlsFlags) credentials(grpcAddr string) (credentials.TransportCredentials, error) {
+	if f.ca == "" {
+		if f.cert != "" || f.key != "" || f.serverName != "" {
+			return nil, usageError("healthcheck: --tls-cert, --tls-key and --tls-server-name need --tls-ca")
+		}
+		return insecure.NewCredentials(), nil
+	}
+	if grpcAddr == "" {
+		return nil, usageError("healthcheck: the --tls-* flags go with --grpc-addr")
+	}
+	if (f.cert == "") != (f.key == "") {
+		return nil, usageError("healthcheck: give both --tls-cert and --tls-key, or neither")
+	}
+	pem, err := os.ReadFile(f.ca)
+	if err != nil {
+		return nil, usageError("healthcheck: --tls-ca: %v", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, usageError("healthcheck: --tls-ca %s: no PEM certificate in it", f.ca)
+	}
+	cfg := &tls.Config{RootCAs: roots, ServerName: f.serverName, MinVersion: tls.VersionTLS12}
+	if f.cert != "" {
+		pair, err := tls.LoadX509KeyPair(f.cert, f.key)
+		if err != nil {
+			return nil, usageError("healthcheck: --tls-cert/--tls-key: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
 // grpcServing asks the gRPC health service at addr for the overall status.
-func grpcServing(ctx context.Context, addr string) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func grpcServing(ctx context.Context, addr string, creds credentials.TransportCredentials) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return usageError("healthcheck: --grpc-addr %q: %v", addr, err)
 	}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// TestHealthcheckMTLS: the gRPC probe reaches a server that requires a
+// client certificate when given the CA and a certificate, and fails without
+// them, or with a certificate from another CA.
+func TestHealthcheckMTLS(t *testing.T) {
+	serverCA, clientCA, otherCA := newTestCA(t, "server CA"), newTestCA(t, "envoy CA"), newTestCA(t, "other CA")
+	files := newTLSFiles(t, true)
+	files.writeServer(t, serverCA.issue(t, "actions-authz", x509.ExtKeyUsageServerAuth))
+	files.write(t, files.files.ClientCAFile, clientCA.pem)
+	tlsCfg, err := newServerTLS(&files.files, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := newGRPCServer(tlsCfg)
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(gs, hs)
+	addr := serveGRPCOn(t, gs)
+
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		files.write(t, path, data)
+		return path
+	}
+	ca := write("server-ca.pem", serverCA.pem)
+	probe := clientCA.issue(t, "probe", x509.ExtKeyUsageClientAuth)
+	cert, key := write("probe.crt", probe.certPEM), write("probe.key", probe.keyPEM)
+	stranger := otherCA.issue(t, "probe", x509.ExtKeyUsageClientAuth)
+	sCert, sKey := write("stranger.crt", stranger.certPEM), write("stranger.key", stranger.keyPEM)
+
+	tests := []struct {
+		name string
+		args []string
+		code int // -1: ready
+	}{
+		{"client certificate", []string{"--tls-ca", ca, "--tls-cert", cert, "--tls-key", key}, -1},
+		{"named server", []string{"--tls-ca", ca, "--tls-cert", cert, "--tls-key", key, "--tls-server-name", "localhost"}, -1},
+		{"no client certificate", []string{"--tls-ca", ca}, 1},
+		{"certificate from another CA", []string{"--tls-ca", ca, "--tls-cert", sCert, "--tls-key", sKey}, 1},
+		{"plain text", nil, 1},
+		{"cert without key", []string{"--tls-ca", ca, "--tls-cert", cert}, 2},
+		{"tls flags without --tls-ca", []string{"--tls-cert", cert, "--tls-key", key}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"healthcheck", "--grpc-addr", addr, "--timeout", "5s"}, tc.args...)
+			err := run(context.Background(), args, &stdout, &stderr)
+			if tc.code == -1 {
+				if err != nil {
+					t.Fatalf("healthcheck: %v", err)
+				}
+				return
+			}
+			if err == nil || exitCode(err) != tc.code {
+				t.Fatalf("healthcheck: %v (exit %d), want exit %d", err, exitCode(err), tc.code)
+			}
+		})
+	}
+}
