@@ -160,37 +160,10 @@ func extractToken(header string, headers map[string]string) (raw string, reason 
 	switch {
 	case v == "":
 		return "", ReasonInvalidRequest, "the bearer token is empty"
-	case isJWTAlphabet(v):
+	case claims.CompactAlphabet(v):
 		return v, "", ""
 	case strings.ContainsAny(v, ", \t"):
 		return "", ReasonInvalidRequest, "several tokens in the " + header + " header"
 	}
 	return "", ReasonInvalidRequest, "the token holds characters a JWT cannot have"
 }
-
-// isJWTAlphabet reports whether s holds only base64url characters and dots.
-// It runs on every token, about a kilobyte, so it looks each byte up in a
-// table, eight bytes at a time without a branch between them.
-func isJWTAlphabet(s string) bool {
-	for len(s) >= 8 {
-		if jwtAlphabet[s[0]]&jwtAlphabet[s[1]]&jwtAlphabet[s[2]]&jwtAlphabet[s[3]]&
-			jwtAlphabet[s[4]]&jwtAlphabet[s[5]]&jwtAlphabet[s[6]]&jwtAlphabet[s[7]] == 0 {
-			return false
-		}
-		s = s[8:]
-	}
-	for i := 0; i < len(s); i++ {
-		if jwtAlphabet[s[i]] == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// jwtAlphabet is 1 for the bytes a compact JWS may hold, 0 for the others.
-var jwtAlphabet = func() (t [256]byte) {
-	for _, r := range "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_." {
-		t[r] = 1
-	}
-	return t
-}()
