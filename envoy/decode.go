@@ -1,0 +1,434 @@
+package envoy
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// The reading of a CheckRequest, the other half of a Check's cost.
+//
+// protobuf's reflection-driven decoder allocates every string of a request
+// on its own, and the request is mostly strings: a dozen headers, the path,
+// the host, the token. readCheckRequest copies the serialized request into
+// one string and decodes the fields Envoy sends on every Check by hand, each
+// string a slice of that one. It decodes what the generated code would, to
+// the field; the fields it does not read by hand (header_map, metadata, the
+// TLS session) are decoded by protobuf, one message each. A request
+// it does not know how to read in full (an unknown field, a field of an
+// unexpected wire type, invalid UTF-8, a truncated length) is handed back,
+// and the codec decodes it the reflective way from the start;
+// FuzzReadCheckRequest compares the two.
+
+// Field numbers, from envoy/service/auth/v3 (TestFieldNumbers checks them
+// against the descriptors).
+const (
+	fieldCheckAttributes = 1
+
+	fieldAttrSource               = 1
+	fieldAttrDestination          = 2
+	fieldAttrRequest              = 4
+	fieldAttrContextExtensions    = 10
+	fieldAttrMetadataContext      = 11
+	fieldAttrTLSSession           = 12
+	fieldAttrRouteMetadataContext = 13
+
+	fieldRequestTime = 1
+	fieldRequestHTTP = 2
+
+	fieldHTTPID        = 1
+	fieldHTTPMethod    = 2
+	fieldHTTPHeaders   = 3
+	fieldHTTPPath      = 4
+	fieldHTTPHost      = 5
+	fieldHTTPScheme    = 6
+	fieldHTTPQuery     = 7
+	fieldHTTPFragment  = 8
+	fieldHTTPSize      = 9
+	fieldHTTPProtocol  = 10
+	fieldHTTPBody      = 11
+	fieldHTTPRawBody   = 12
+	fieldHTTPHeaderMap = 13
+
+	fieldPeerAddress     = 1
+	fieldPeerService     = 2
+	fieldPeerLabels      = 3
+	fieldPeerPrincipal   = 4
+	fieldPeerCertificate = 5
+
+	fieldAddressSocket = 1 // the oneof's socket_address
+
+	fieldSocketProtocol     = 1
+	fieldSocketAddress      = 2
+	fieldSocketPortValue    = 3 // in the oneof port_specifier
+	fieldSocketResolverName = 5
+	fieldSocketIPv4Compat   = 6
+
+	fieldTimestampSeconds = 1
+	fieldTimestampNanos   = 2
+
+	fieldMapKey   = 1
+	fieldMapValue = 2
+)
+
+// unmarshalCheckRequest decodes data into req, which must be empty.
+func unmarshalCheckRequest(data mem.BufferSlice, req *authv3.CheckRequest) error {
+	var b strings.Builder
+	b.Grow(data.Len())
+	for _, buf := range data {
+		b.Write(buf.ReadOnlyData())
+	}
+	if readCheckRequest(b.String(), req) {
+		return nil
+	}
+	proto.Reset(req)
+	return defaultCodec.Unmarshal(data, req)
+}
+
+// field is one field of a serialized message: its number, its wire type,
+// and its value, a varint or the bytes of a length-delimited field.
+type field struct {
+	num    protowire.Number
+	typ    protowire.Type
+	varint uint64
+	bytes  string
+}
+
+// next reads the field at the start of s and returns it with the rest of s.
+// It reads varint and length-delimited fields only; ok is false for any
+// other wire type, a field number out of range, or a truncated field.
+func next(s string) (f field, rest string, ok bool) {
+	tag, s, ok := varint(s)
+	if !ok || tag>>3 < 1 || tag>>3 > uint64(protowire.MaxValidNumber) {
+		return f, "", false
+	}
+	f.num, f.typ = protowire.Number(tag>>3), protowire.Type(tag&7)
+	switch f.typ {
+	case protowire.VarintType:
+		f.varint, s, ok = varint(s)
+		return f, s, ok
+	case protowire.BytesType:
+		var n uint64
+		if n, s, ok = varint(s); !ok || n > uint64(len(s)) {
+			return f, "", false
+		}
+		return field{num: f.num, typ: f.typ, bytes: s[:n]}, s[n:], true
+	}
+	return f, "", false
+}
+
+// varint reads a base-128 varint of at most ten bytes, as protowire does.
+func varint(s string) (v uint64, rest string, ok bool) {
+	for i := 0; i < len(s) && i < 10; i++ {
+		b := s[i]
+		if i == 9 && b > 1 {
+			return 0, "", false // more than 64 bits
+		}
+		v |= uint64(b&0x7f) << (7 * i)
+		if b < 0x80 {
+			return v, s[i+1:], true
+		}
+	}
+	return 0, "", false
+}
+
+// str returns f as a string field: length-delimited, valid UTF-8 (proto3
+// strings must be).
+func (f field) str() (string, bool) {
+	return f.bytes, f.typ == protowire.BytesType && utf8.ValidString(f.bytes)
+}
+
+// message merges f, a length-delimited field, into m with protobuf's
+// decoder, as the generated code merges every occurrence of a message field.
+func (f field) message(m proto.Message) bool {
+	return f.typ == protowire.BytesType &&
+		proto.UnmarshalOptions{Merge: true}.Unmarshal([]byte(f.bytes), m) == nil
+}
+
+func readCheckRequest(s string, req *authv3.CheckRequest) bool {
+	for len(s) > 0 {
+		f, rest, ok := next(s)
+		if !ok || f.num != fieldCheckAttributes || f.typ != protowire.BytesType {
+			return false
+		}
+		if req.Attributes == nil {
+			req.Attributes = new(authv3.AttributeContext)
+		}
+		if !readAttributes(f.bytes, req.Attributes) {
+			return false
+		}
+		s = rest
+	}
+	return true
+}
+
+func readAttributes(s string, a *authv3.AttributeContext) bool {
+	for len(s) > 0 {
+		f, rest, ok := next(s)
+		if !ok {
+			return false
+		}
+		switch f.num {
+		case fieldAttrSource:
+			if a.Source == nil {
+				a.Source = new(authv3.AttributeContext_Peer)
+			}
+			ok = f.typ == protowire.BytesType && readPeer(f.bytes, a.Source)
+		case fieldAttrDestination:
+			if a.Destination == nil {
+				a.Destination = new(authv3.AttributeContext_Peer)
+			}
+			ok = f.typ == protowire.BytesType && readPeer(f.bytes, a.Destination)
+		case fieldAttrRequest:
+			if a.Request == nil {
+				a.Request = new(authv3.AttributeContext_Request)
+			}
+			ok = f.typ == protowire.BytesType && readRequest(f.bytes, a.Request)
+		case fieldAttrContextExtensions:
+			ok = readMapEntry(f, &a.ContextExtensions, 1)
+		case fieldAttrMetadataContext:
+			if a.MetadataContext == nil {
+				a.MetadataContext = new(corev3.Metadata)
+			}
+			ok = f.message(a.MetadataContext)
+		case fieldAttrRouteMetadataContext:
+			if a.RouteMetadataContext == nil {
+				a.RouteMetadataContext = new(corev3.Metadata)
+			}
+			ok = f.message(a.RouteMetadataContext)
+		case fieldAttrTLSSession:
+			if a.TlsSession == nil {
+				a.TlsSession = new(authv3.AttributeContext_TLSSession)
+			}
+			ok = f.message(a.TlsSession)
+		default:
+			ok = false
+		}
+		if !ok {
+			return false
+		}
+		s = rest
+	}
+	return true
+}
+
+func readRequest(s string, r *authv3.AttributeContext_Request) bool {
+	for len(s) > 0 {
+		f, rest, ok := next(s)
+		if !ok {
+			return false
+		}
+		switch f.num {
+		case fieldRequestTime:
+			if r.Time == nil {
+				r.Time = new(timestamppb.Timestamp)
+			}
+			ok = f.typ == protowire.BytesType && readTimestamp(f.bytes, r.Time)
+		case fieldRequestHTTP:
+			if r.Http == nil {
+				r.Http = new(authv3.AttributeContext_HttpRequest)
+			}
+			ok = f.typ == protowire.BytesType && readHTTP(f.bytes, r.Http)
+		default:
+			ok = false
+		}
+		if !ok {
+			return false
+		}
+		s = rest
+	}
+	return true
+}
+
+func readHTTP(s string, h *authv3.AttributeContext_HttpRequest) bool {
+	for len(s) > 0 {
+		f, rest, ok := next(s)
+		if !ok {
+			return false
+		}
+		switch f.num {
+		case fieldHTTPID:
+			h.Id, ok = f.str()
+		case fieldHTTPMethod:
+			h.Method, ok = f.str()
+		case fieldHTTPHeaders:
+			ok = readMapEntry(f, &h.Headers, 16)
+		case fieldHTTPPath:
+			h.Path, ok = f.str()
+		case fieldHTTPHost:
+			h.Host, ok = f.str()
+		case fieldHTTPScheme:
+			h.Scheme, ok = f.str()
+		case fieldHTTPQuery:
+			h.Query, ok = f.str()
+		case fieldHTTPFragment:
+			h.Fragment, ok = f.str()
+		case fieldHTTPSize:
+			h.Size, ok = int64(f.varint), f.typ == protowire.VarintType
+		case fieldHTTPProtocol:
+			h.Protocol, ok = f.str()
+		case fieldHTTPBody:
+			h.Body, ok = f.str()
+		case fieldHTTPRawBody:
+			// bytes: a copy of its own, as protobuf makes.
+			h.RawBody, ok = []byte(f.bytes), f.typ == protowire.BytesType
+		case fieldHTTPHeaderMap:
+			if h.HeaderMap == nil {
+				h.HeaderMap = new(corev3.HeaderMap)
+			}
+			ok = f.message(h.HeaderMap)
+		default:
+			ok = false
+		}
+		if !ok {
+			return false
+		}
+		s = rest
+	}
+	return true
+}
+
+func readPeer(s string, p *authv3.AttributeContext_Peer) bool {
+	for len(s) > 0 {
+		f, rest, ok := next(s)
+		if !ok {
+			return false
+		}
+		switch f.num {
+		case fieldPeerAddress:
+			if p.Address == nil {
+				p.Address = new(corev3.Address)
+			}
+			ok = f.typ == protowire.BytesType && readAddress(f.bytes, p.Address)
+		case fieldPeerService:
+			p.Service, ok = f.str()
+		case fieldPeerLabels:
+			ok = readMapEntry(f, &p.Labels, 1)
+		case fieldPeerPrincipal:
+			p.Principal, ok = f.str()
+		case fieldPeerCertificate:
+			p.Certificate, ok = f.str()
+		default:
+			ok = false
+		}
+		if !ok {
+			return false
+		}
+		s = rest
+	}
+	return true
+}
+
+// readAddress reads an Address that is a socket address, the only kind
+// Envoy gives peers on a TCP listener.
+func readAddress(s string, a *corev3.Address) bool {
+	for len(s) > 0 {
+		f, rest, ok := next(s)
+		if !ok || f.num != fieldAddressSocket || f.typ != protowire.BytesType {
+			return false
+		}
+		// A second occurrence merges into the first, as long as the oneof
+		// holds a socket address.
+		sa, isSocket := a.Address.(*corev3.Address_SocketAddress)
+		switch {
+		case a.Address == nil:
+			sa = &corev3.Address_SocketAddress{SocketAddress: new(corev3.SocketAddress)}
+			a.Address = sa
+		case !isSocket:
+			return false
+		}
+		if !readSocketAddress(f.bytes, sa.SocketAddress) {
+			return false
+		}
+		s = rest
+	}
+	return true
+}
+
+func readSocketAddress(s string, a *corev3.SocketAddress) bool {
+	for len(s) > 0 {
+		f, rest, ok := next(s)
+		if !ok {
+			return false
+		}
+		isVarint := f.typ == protowire.VarintType
+		switch f.num {
+		case fieldSocketProtocol:
+			a.Protocol, ok = corev3.SocketAddress_Protocol(int32(f.varint)), isVarint
+		case fieldSocketAddress:
+			a.Address, ok = f.str()
+		case fieldSocketPortValue:
+			a.PortSpecifier, ok = &corev3.SocketAddress_PortValue{PortValue: uint32(f.varint)}, isVarint
+		case fieldSocketResolverName:
+			a.ResolverName, ok = f.str()
+		case fieldSocketIPv4Compat:
+			a.Ipv4Compat, ok = f.varint != 0, isVarint
+		default:
+			ok = false
+		}
+		if !ok {
+			return false
+		}
+		s = rest
+	}
+	return true
+}
+
+func readTimestamp(s string, t *timestamppb.Timestamp) bool {
+	for len(s) > 0 {
+		f, rest, ok := next(s)
+		if !ok || f.typ != protowire.VarintType {
+			return false
+		}
+		switch f.num {
+		case fieldTimestampSeconds:
+			t.Seconds = int64(f.varint)
+		case fieldTimestampNanos:
+			t.Nanos = int32(f.varint)
+		default:
+			return false
+		}
+		s = rest
+	}
+	return true
+}
+
+// readMapEntry adds the entry f of a map<string, string> field to *m,
+// making the map, with room for size entries, on the first one. An entry
+// without a key or a value has the empty string for it, and a later entry
+// for a key replaces an earlier one, as protobuf decodes them.
+func readMapEntry(f field, m *map[string]string, size int) bool {
+	if f.typ != protowire.BytesType {
+		return false
+	}
+	var key, val string
+	for s := f.bytes; len(s) > 0; {
+		e, rest, ok := next(s)
+		if !ok {
+			return false
+		}
+		switch e.num {
+		case fieldMapKey:
+			key, ok = e.str()
+		case fieldMapValue:
+			val, ok = e.str()
+		default:
+			ok = false
+		}
+		if !ok {
+			return false
+		}
+		s = rest
+	}
+	if *m == nil {
+		*m = make(map[string]string, size)
+	}
+	(*m)[key] = val
+	return true
+}
