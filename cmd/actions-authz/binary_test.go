@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,13 @@ func (s *syncBuffer) String() string {
 
 func startBinary(t *testing.T, config string) *process {
 	t.Helper()
+	return startBinaryEnv(t, config)
+}
+
+// startBinaryEnv is startBinary with env added to the environment, which
+// otherwise is the test's without its GC settings.
+func startBinaryEnv(t *testing.T, config string, env ...string) *process {
+	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +86,12 @@ func startBinary(t *testing.T, config string) *process {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", "--config", path, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -294,5 +308,57 @@ policies:
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-p.exited; err != nil {
 		t.Errorf("exit: %v", err)
+	}
+}
+
+// TestBinaryTunesGC: serve keeps the collector from running on a tiny heap
+// (GOGC off under a memory limit of gcMemoryFloor) unless the environment
+// sets GOGC or GOMEMLIMIT, as the Go runtime's own metrics show.
+func TestBinaryTunesGC(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	defer down.Close()
+	config := fmt.Sprintf(`
+issuers:
+  - url: %s
+audiences: ["https://github.com/octo-org"]
+policies:
+  - name: default
+    match: {path_prefixes: [/]}
+    allow:
+      - repository_owner_id: "123456"
+`, down.URL)
+	const off, noLimit = "1.8446744073709552e+19", "9.223372036854776e+18" // -1 and MaxInt64, as Prometheus prints them
+	for _, tc := range []struct {
+		env         []string
+		gogc, limit string
+	}{
+		{nil, off, strconv.Itoa(gcMemoryFloor)},
+		{[]string{"GOGC=150"}, "150", noLimit},
+		{[]string{"GOMEMLIMIT=64MiB"}, "100", strconv.Itoa(64 << 20)},
+	} {
+		t.Run(strings.Join(append([]string{"env"}, tc.env...), " "), func(t *testing.T) {
+			p := startBinaryEnv(t, config, tc.env...)
+			resp, err := http.Get("http://" + p.httpAddr + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got := map[string]string{}
+			for _, line := range strings.Split(string(body), "\n") {
+				if k, v, ok := strings.Cut(line, " "); ok && (k == "go_gc_gogc_percent" || k == "go_gc_gomemlimit_bytes") {
+					got[k] = v
+				}
+			}
+			limit, _ := strconv.ParseFloat(got["go_gc_gomemlimit_bytes"], 64)
+			wantLimit, _ := strconv.ParseFloat(tc.limit, 64)
+			if got["go_gc_gogc_percent"] != tc.gogc || limit != wantLimit {
+				t.Errorf("GOGC %s, memory limit %s; want %s and %s", got["go_gc_gogc_percent"], got["go_gc_gomemlimit_bytes"], tc.gogc, tc.limit)
+			}
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			if err := <-p.exited; err != nil {
+				t.Errorf("exit: %v", err)
+			}
+		})
 	}
 }

@@ -47,6 +47,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.configPath == "" {
 		return usageError("serve: --config is required")
 	}
+	tuneGC()
 	return serveWith(ctx, o, stderr)
 }
 
