@@ -65,7 +65,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.connections, "connections", 2, "gRPC connections the Checks are spread over (Envoy opens one per worker)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send Checks")
 	fs.DurationVar(&o.warmup, "warmup", 0, "send Checks this long first, without counting them")
-	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "deadline of each Check")
+	fs.DurationVar(&o.timeout, "timeout", 500*time.Millisecond, "deadline of each Check, sent as Envoy sends its ext_authz timeout (0.5s in envoy/envoy.yaml)")
 	fs.StringVar(&o.method, "method", "GET", "method of the original request")
 	fs.StringVar(&o.host, "host", "private.example.test", "host (:authority) of the original request")
 	fs.StringVar(&o.path, "path", "/api/status", "path of the original request")
