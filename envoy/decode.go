@@ -144,114 +144,82 @@ func (f field) str() (string, bool) {
 	return f.bytes, f.typ == protowire.BytesType && utf8.ValidString(f.bytes)
 }
 
-// message merges f, a length-delimited field, into m with protobuf's
-// decoder, as the generated code merges every occurrence of a message field.
-func (f field) message(m proto.Message) bool {
-	return f.typ == protowire.BytesType &&
-		proto.UnmarshalOptions{Merge: true}.Unmarshal([]byte(f.bytes), m) == nil
+// each calls read with every field of the message s, in order, and reports
+// whether s held only fields next can read and read accepted every one.
+func each(s string, read func(f field) bool) bool {
+	for len(s) > 0 {
+		f, rest, ok := next(s)
+		if !ok || !read(f) {
+			return false
+		}
+		s = rest
+	}
+	return true
+}
+
+// into reads f, a message field, into *m with read, making *m on its first
+// occurrence; a later occurrence merges into it, as protobuf merges them.
+func into[T any](f field, m **T, read func(string, *T) bool) bool {
+	if f.typ != protowire.BytesType {
+		return false
+	}
+	if *m == nil {
+		*m = new(T)
+	}
+	return read(f.bytes, *m)
+}
+
+// merge reads s into m with protobuf's decoder, for the message fields that
+// are not read by hand.
+func merge[T any, M interface {
+	*T
+	proto.Message
+}](s string, m M) bool {
+	return proto.UnmarshalOptions{Merge: true}.Unmarshal([]byte(s), m) == nil
 }
 
 func readCheckRequest(s string, req *authv3.CheckRequest) bool {
-	for len(s) > 0 {
-		f, rest, ok := next(s)
-		if !ok || f.num != fieldCheckAttributes || f.typ != protowire.BytesType {
-			return false
-		}
-		if req.Attributes == nil {
-			req.Attributes = new(authv3.AttributeContext)
-		}
-		if !readAttributes(f.bytes, req.Attributes) {
-			return false
-		}
-		s = rest
-	}
-	return true
+	return each(s, func(f field) bool {
+		return f.num == fieldCheckAttributes && into(f, &req.Attributes, readAttributes)
+	})
 }
 
 func readAttributes(s string, a *authv3.AttributeContext) bool {
-	for len(s) > 0 {
-		f, rest, ok := next(s)
-		if !ok {
-			return false
-		}
+	return each(s, func(f field) bool {
 		switch f.num {
 		case fieldAttrSource:
-			if a.Source == nil {
-				a.Source = new(authv3.AttributeContext_Peer)
-			}
-			ok = f.typ == protowire.BytesType && readPeer(f.bytes, a.Source)
+			return into(f, &a.Source, readPeer)
 		case fieldAttrDestination:
-			if a.Destination == nil {
-				a.Destination = new(authv3.AttributeContext_Peer)
-			}
-			ok = f.typ == protowire.BytesType && readPeer(f.bytes, a.Destination)
+			return into(f, &a.Destination, readPeer)
 		case fieldAttrRequest:
-			if a.Request == nil {
-				a.Request = new(authv3.AttributeContext_Request)
-			}
-			ok = f.typ == protowire.BytesType && readRequest(f.bytes, a.Request)
+			return into(f, &a.Request, readRequest)
 		case fieldAttrContextExtensions:
-			ok = readMapEntry(f, &a.ContextExtensions, 1)
+			return readMapEntry(f, &a.ContextExtensions, 1)
 		case fieldAttrMetadataContext:
-			if a.MetadataContext == nil {
-				a.MetadataContext = new(corev3.Metadata)
-			}
-			ok = f.message(a.MetadataContext)
+			return into(f, &a.MetadataContext, merge[corev3.Metadata])
 		case fieldAttrRouteMetadataContext:
-			if a.RouteMetadataContext == nil {
-				a.RouteMetadataContext = new(corev3.Metadata)
-			}
-			ok = f.message(a.RouteMetadataContext)
+			return into(f, &a.RouteMetadataContext, merge[corev3.Metadata])
 		case fieldAttrTLSSession:
-			if a.TlsSession == nil {
-				a.TlsSession = new(authv3.AttributeContext_TLSSession)
-			}
-			ok = f.message(a.TlsSession)
-		default:
-			ok = false
+			return into(f, &a.TlsSession, merge[authv3.AttributeContext_TLSSession])
 		}
-		if !ok {
-			return false
-		}
-		s = rest
-	}
-	return true
+		return false
+	})
 }
 
 func readRequest(s string, r *authv3.AttributeContext_Request) bool {
-	for len(s) > 0 {
-		f, rest, ok := next(s)
-		if !ok {
-			return false
-		}
+	return each(s, func(f field) bool {
 		switch f.num {
 		case fieldRequestTime:
-			if r.Time == nil {
-				r.Time = new(timestamppb.Timestamp)
-			}
-			ok = f.typ == protowire.BytesType && readTimestamp(f.bytes, r.Time)
+			return into(f, &r.Time, readTimestamp)
 		case fieldRequestHTTP:
-			if r.Http == nil {
-				r.Http = new(authv3.AttributeContext_HttpRequest)
-			}
-			ok = f.typ == protowire.BytesType && readHTTP(f.bytes, r.Http)
-		default:
-			ok = false
+			return into(f, &r.Http, readHTTP)
 		}
-		if !ok {
-			return false
-		}
-		s = rest
-	}
-	return true
+		return false
+	})
 }
 
 func readHTTP(s string, h *authv3.AttributeContext_HttpRequest) bool {
-	for len(s) > 0 {
-		f, rest, ok := next(s)
-		if !ok {
-			return false
-		}
+	return each(s, func(f field) (ok bool) {
 		switch f.num {
 		case fieldHTTPID:
 			h.Id, ok = f.str()
@@ -279,33 +247,17 @@ func readHTTP(s string, h *authv3.AttributeContext_HttpRequest) bool {
 			// bytes: a copy of its own, as protobuf makes.
 			h.RawBody, ok = []byte(f.bytes), f.typ == protowire.BytesType
 		case fieldHTTPHeaderMap:
-			if h.HeaderMap == nil {
-				h.HeaderMap = new(corev3.HeaderMap)
-			}
-			ok = f.message(h.HeaderMap)
-		default:
-			ok = false
+			ok = into(f, &h.HeaderMap, merge[corev3.HeaderMap])
 		}
-		if !ok {
-			return false
-		}
-		s = rest
-	}
-	return true
+		return ok
+	})
 }
 
 func readPeer(s string, p *authv3.AttributeContext_Peer) bool {
-	for len(s) > 0 {
-		f, rest, ok := next(s)
-		if !ok {
-			return false
-		}
+	return each(s, func(f field) (ok bool) {
 		switch f.num {
 		case fieldPeerAddress:
-			if p.Address == nil {
-				p.Address = new(corev3.Address)
-			}
-			ok = f.typ == protowire.BytesType && readAddress(f.bytes, p.Address)
+			ok = into(f, &p.Address, readAddress)
 		case fieldPeerService:
 			p.Service, ok = f.str()
 		case fieldPeerLabels:
@@ -314,49 +266,33 @@ func readPeer(s string, p *authv3.AttributeContext_Peer) bool {
 			p.Principal, ok = f.str()
 		case fieldPeerCertificate:
 			p.Certificate, ok = f.str()
-		default:
-			ok = false
 		}
-		if !ok {
-			return false
-		}
-		s = rest
-	}
-	return true
+		return ok
+	})
 }
 
 // readAddress reads an Address that is a socket address, the only kind
-// Envoy gives peers on a TCP listener.
+// Envoy gives peers on a TCP listener. A second occurrence merges into the
+// first, as long as the oneof holds a socket address.
 func readAddress(s string, a *corev3.Address) bool {
-	for len(s) > 0 {
-		f, rest, ok := next(s)
-		if !ok || f.num != fieldAddressSocket || f.typ != protowire.BytesType {
+	return each(s, func(f field) bool {
+		if f.num != fieldAddressSocket {
 			return false
 		}
-		// A second occurrence merges into the first, as long as the oneof
-		// holds a socket address.
 		sa, isSocket := a.Address.(*corev3.Address_SocketAddress)
 		switch {
 		case a.Address == nil:
-			sa = &corev3.Address_SocketAddress{SocketAddress: new(corev3.SocketAddress)}
+			sa = new(corev3.Address_SocketAddress)
 			a.Address = sa
 		case !isSocket:
 			return false
 		}
-		if !readSocketAddress(f.bytes, sa.SocketAddress) {
-			return false
-		}
-		s = rest
-	}
-	return true
+		return into(f, &sa.SocketAddress, readSocketAddress)
+	})
 }
 
 func readSocketAddress(s string, a *corev3.SocketAddress) bool {
-	for len(s) > 0 {
-		f, rest, ok := next(s)
-		if !ok {
-			return false
-		}
+	return each(s, func(f field) (ok bool) {
 		isVarint := f.typ == protowire.VarintType
 		switch f.num {
 		case fieldSocketProtocol:
@@ -369,21 +305,14 @@ func readSocketAddress(s string, a *corev3.SocketAddress) bool {
 			a.ResolverName, ok = f.str()
 		case fieldSocketIPv4Compat:
 			a.Ipv4Compat, ok = f.varint != 0, isVarint
-		default:
-			ok = false
 		}
-		if !ok {
-			return false
-		}
-		s = rest
-	}
-	return true
+		return ok
+	})
 }
 
 func readTimestamp(s string, t *timestamppb.Timestamp) bool {
-	for len(s) > 0 {
-		f, rest, ok := next(s)
-		if !ok || f.typ != protowire.VarintType {
+	return each(s, func(f field) bool {
+		if f.typ != protowire.VarintType {
 			return false
 		}
 		switch f.num {
@@ -394,9 +323,8 @@ func readTimestamp(s string, t *timestamppb.Timestamp) bool {
 		default:
 			return false
 		}
-		s = rest
-	}
-	return true
+		return true
+	})
 }
 
 // readMapEntry adds the entry f of a map<string, string> field to *m,
@@ -408,23 +336,16 @@ func readMapEntry(f field, m *map[string]string, size int) bool {
 		return false
 	}
 	var key, val string
-	for s := f.bytes; len(s) > 0; {
-		e, rest, ok := next(s)
-		if !ok {
-			return false
-		}
+	if !each(f.bytes, func(e field) (ok bool) {
 		switch e.num {
 		case fieldMapKey:
 			key, ok = e.str()
 		case fieldMapValue:
 			val, ok = e.str()
-		default:
-			ok = false
 		}
-		if !ok {
-			return false
-		}
-		s = rest
+		return ok
+	}) {
+		return false
 	}
 	if *m == nil {
 		*m = make(map[string]string, size)
