@@ -273,12 +273,10 @@ policies:
 	}
 }
 
-func TestBinaryNotReadyWithoutKeys(t *testing.T) {
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "down", http.StatusBadGateway)
-	}))
-	defer down.Close()
-	p := startBinary(t, fmt.Sprintf(`
+// ownerConfig is a configuration that trusts issuerURL and has one policy:
+// every path, for the owner of the development issuer's tokens.
+func ownerConfig(issuerURL string) string {
+	return fmt.Sprintf(`
 issuers:
   - url: %s
 audiences: ["https://github.com/octo-org"]
@@ -287,7 +285,15 @@ policies:
     match: {path_prefixes: [/]}
     allow:
       - repository_owner_id: "123456"
-`, down.URL))
+`, issuerURL)
+}
+
+func TestBinaryNotReadyWithoutKeys(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	defer down.Close()
+	p := startBinary(t, ownerConfig(down.URL))
 	time.Sleep(300 * time.Millisecond)
 	resp, err := http.Get("http://" + p.httpAddr + "/readyz")
 	if err != nil {
@@ -317,16 +323,7 @@ policies:
 func TestBinaryTunesGC(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	defer down.Close()
-	config := fmt.Sprintf(`
-issuers:
-  - url: %s
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`, down.URL)
+	config := ownerConfig(down.URL)
 	const off, noLimit = "1.8446744073709552e+19", "9.223372036854776e+18" // -1 and MaxInt64, as Prometheus prints them
 	for _, tc := range []struct {
 		env         []string
