@@ -325,13 +325,15 @@ func TestBinaryTunesGC(t *testing.T) {
 	defer down.Close()
 	config := ownerConfig(down.URL)
 	const off, noLimit = "1.8446744073709552e+19", "9.223372036854776e+18" // -1 and MaxInt64, as Prometheus prints them
+	const tuned, untuned = `"msg":"garbage collection sized for a small heap`, `"msg":"garbage collection as the environment sets it"`
 	for _, tc := range []struct {
 		env         []string
 		gogc, limit string
+		log         string
 	}{
-		{nil, off, strconv.Itoa(gcMemoryFloor)},
-		{[]string{"GOGC=150"}, "150", noLimit},
-		{[]string{"GOMEMLIMIT=64MiB"}, "100", strconv.Itoa(64 << 20)},
+		{nil, off, strconv.Itoa(gcMemoryFloor), tuned},
+		{[]string{"GOGC=150"}, "150", noLimit, untuned},
+		{[]string{"GOMEMLIMIT=64MiB"}, "100", strconv.Itoa(64 << 20), untuned},
 	} {
 		t.Run(strings.Join(append([]string{"env"}, tc.env...), " "), func(t *testing.T) {
 			p := startBinaryEnv(t, config, tc.env...)
@@ -351,6 +353,9 @@ func TestBinaryTunesGC(t *testing.T) {
 			wantLimit, _ := strconv.ParseFloat(tc.limit, 64)
 			if got["go_gc_gogc_percent"] != tc.gogc || limit != wantLimit {
 				t.Errorf("GOGC %s, memory limit %s; want %s and %s", got["go_gc_gogc_percent"], got["go_gc_gomemlimit_bytes"], tc.gogc, tc.limit)
+			}
+			if !strings.Contains(p.logs.String(), tc.log) {
+				t.Errorf("no %s in the log:\n%s", tc.log, p.logs.String())
 			}
 			p.cmd.Process.Signal(syscall.SIGTERM)
 			if err := <-p.exited; err != nil {

@@ -24,17 +24,16 @@ import (
 // before the next collection.
 const gcMemoryFloor = 22 << 20
 
-var gcTuning sync.Once
-
 // tuneGC starts, once a process, a gcTuner with gcMemoryFloor, unless the
-// environment sets GOGC or GOMEMLIMIT: an operator's choice wins.
-func tuneGC() {
-	gcTuning.Do(func() {
-		if gcTunable(os.LookupEnv) {
-			newGCTuner(gcMemoryFloor, liveHeap, debug.SetGCPercent, debug.SetMemoryLimit).tune()
-		}
-	})
-}
+// environment sets GOGC or GOMEMLIMIT: an operator's choice wins. It reports
+// whether the tuner runs.
+var tuneGC = sync.OnceValue(func() bool {
+	if !gcTunable(os.LookupEnv) {
+		return false
+	}
+	newGCTuner(gcMemoryFloor, liveHeap, debug.SetGCPercent, debug.SetMemoryLimit).tune()
+	return true
+})
 
 // gcTunable reports whether the environment leaves the garbage collector's
 // settings to the service.

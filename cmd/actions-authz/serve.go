@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -47,7 +48,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.configPath == "" {
 		return usageError("serve: --config is required")
 	}
-	tuneGC()
 	return serveWith(ctx, o, stderr)
 }
 
@@ -65,6 +65,12 @@ func serveWith(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	logger := newLogger(logOut, level)
 	for _, w := range cfg.Warnings() {
 		logger.Warn("configuration warning", "warning", w)
+	}
+	if tuneGC() {
+		logger.Info("garbage collection sized for a small heap: GOGC off under a memory limit while the live heap is under a third of it",
+			"memory_limit_bytes", gcMemoryFloor)
+	} else {
+		logger.Info("garbage collection as the environment sets it", "GOGC", os.Getenv("GOGC"), "GOMEMLIMIT", os.Getenv("GOMEMLIMIT"))
 	}
 	s := newService(cfg, o, logger)
 	s.level, s.logOut = level, logOut
