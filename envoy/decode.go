@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -20,8 +21,8 @@ import (
 // readCheckRequest copies the serialized request into one string and decodes
 // the fields Envoy sends on every Check by hand, each string a slice of that
 // copy. It decodes what the generated code would, to the field. The fields it
-// does not read by hand (header_map, metadata, the TLS session) are decoded
-// by protobuf, one message each. A request it does not know how to read in
+// does not read by hand (metadata, the TLS session) are decoded by protobuf,
+// one message each. A request it does not know how to read in
 // full (an unknown field, a field of an unexpected wire type, invalid UTF-8,
 // a truncated length) is handed back, and the codec decodes it with protobuf
 // from the start. FuzzReadCheckRequest compares the two.
@@ -69,6 +70,12 @@ const (
 	fieldSocketPortValue    = 3 // in the oneof port_specifier
 	fieldSocketResolverName = 5
 	fieldSocketIPv4Compat   = 6
+
+	fieldHeaderMapHeaders = 1
+
+	fieldHeaderKey      = 1
+	fieldHeaderValue    = 2
+	fieldHeaderRawValue = 3
 
 	fieldTimestampSeconds = 1
 	fieldTimestampNanos   = 2
@@ -247,9 +254,45 @@ func readHTTP(s string, h *authv3.AttributeContext_HttpRequest) bool {
 			// bytes: a copy of its own, as protobuf makes.
 			h.RawBody, ok = []byte(f.bytes), f.typ == protowire.BytesType
 		case fieldHTTPHeaderMap:
-			ok = into(f, &h.HeaderMap, merge[corev3.HeaderMap])
+			ok = into(f, &h.HeaderMap, readHeaderMap)
 		}
 		return ok
+	})
+}
+
+// readHeaderMap reads the headers Envoy sends with encode_raw_headers: the
+// HeaderValues are allocated together, and so are their raw values, each a
+// slice of its own capacity.
+func readHeaderMap(s string, m *corev3.HeaderMap) bool {
+	n, size := 0, 0
+	if !each(s, func(f field) bool {
+		n++
+		size += len(f.bytes)
+		return f.num == fieldHeaderMapHeaders && f.typ == protowire.BytesType
+	}) {
+		return false
+	}
+	vals := make([]corev3.HeaderValue, n)
+	raw := make([]byte, 0, size)
+	m.Headers = slices.Grow(m.Headers, n)
+	i := 0
+	return each(s, func(f field) bool {
+		h := &vals[i]
+		i++
+		m.Headers = append(m.Headers, h)
+		return each(f.bytes, func(f field) (ok bool) {
+			switch f.num {
+			case fieldHeaderKey:
+				h.Key, ok = f.str()
+			case fieldHeaderValue:
+				h.Value, ok = f.str()
+			case fieldHeaderRawValue:
+				start := len(raw)
+				raw = append(raw, f.bytes...)
+				h.RawValue, ok = raw[start:len(raw):len(raw)], f.typ == protowire.BytesType
+			}
+			return ok
+		})
 	})
 }
 

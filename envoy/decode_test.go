@@ -55,6 +55,10 @@ func TestFieldNumbers(t *testing.T) {
 		{&corev3.SocketAddress{}, "port_value", fieldSocketPortValue},
 		{&corev3.SocketAddress{}, "resolver_name", fieldSocketResolverName},
 		{&corev3.SocketAddress{}, "ipv4_compat", fieldSocketIPv4Compat},
+		{&corev3.HeaderMap{}, "headers", fieldHeaderMapHeaders},
+		{&corev3.HeaderValue{}, "key", fieldHeaderKey},
+		{&corev3.HeaderValue{}, "value", fieldHeaderValue},
+		{&corev3.HeaderValue{}, "raw_value", fieldHeaderRawValue},
 		{&timestamppb.Timestamp{}, "seconds", fieldTimestampSeconds},
 		{&timestamppb.Timestamp{}, "nanos", fieldTimestampNanos},
 	} {
@@ -82,6 +86,9 @@ func TestFieldNumbers(t *testing.T) {
 	http := (&authv3.AttributeContext_HttpRequest{}).ProtoReflect().Descriptor().Fields()
 	if n := http.Len(); n != 13 {
 		t.Errorf("AttributeContext_HttpRequest has %d fields, readHTTP knows 13", n)
+	}
+	if n := (&corev3.HeaderValue{}).ProtoReflect().Descriptor().Fields().Len(); n != 3 {
+		t.Errorf("HeaderValue has %d fields, readHeaderMap knows 3", n)
 	}
 	peer := (&authv3.AttributeContext_Peer{}).ProtoReflect().Descriptor().Fields()
 	if n := peer.Len(); n != 5 {
@@ -126,7 +133,10 @@ func TestReadCheckRequest(t *testing.T) {
 	rawHeaders.Attributes.Request.Http.Headers = nil
 	rawHeaders.Attributes.Request.Http.HeaderMap = &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
 		{Key: "authorization", RawValue: []byte("Bearer a")}, {Key: "x-b3", RawValue: []byte{0xff, 0x00}},
+		{Key: "x-empty", RawValue: []byte{}}, {Key: "x-both", Value: "v", RawValue: []byte("r")}, {},
 	}}
+	rawTwice := proto.Clone(rawHeaders).(*authv3.CheckRequest)
+	rawTwice.Attributes.Request.Http.HeaderMap.Headers = rawTwice.Attributes.Request.Http.HeaderMap.Headers[:1]
 	body := proto.Clone(full).(*authv3.CheckRequest)
 	body.Attributes.Request.Http.Body = "{}"
 	body.Attributes.Request.Http.RawBody = []byte{1, 2, 3}
@@ -164,6 +174,7 @@ func TestReadCheckRequest(t *testing.T) {
 		{"every field Envoy sets", marshal(full), true},
 		{"raw header_map", marshal(rawHeaders), true},
 		{"body, raw body, unknown size, route metadata", marshal(body), true},
+		{"header_map twice: appended", append(marshal(rawHeaders), marshal(rawTwice)...), true},
 		{"empty http request", marshal(minimal), true},
 		{"empty request", nil, true},
 		{"attributes twice: merged", append(marshal(full), marshal(minimal)...), true},
@@ -190,6 +201,8 @@ func TestReadCheckRequest(t *testing.T) {
 		{"fixed64 field", nest(protowire.AppendFixed64(protowire.AppendTag(nil, fieldHTTPSize, protowire.Fixed64Type), 1)), false},
 		{"eleven-byte varint", nest(append([]byte{fieldHTTPSize << 3}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)), false},
 		{"unknown field in a map entry", nest(field(nil, fieldHTTPHeaders, field(entry("a", "b"), 3, nil))), false},
+		{"unknown field in a header", nest(field(nil, fieldHTTPHeaderMap, field(nil, fieldHeaderMapHeaders, field(nil, 4, nil)))), false},
+		{"header_map entry as a varint", nest(field(nil, fieldHTTPHeaderMap, protowire.AppendVarint(protowire.AppendTag(nil, fieldHeaderMapHeaders, protowire.VarintType), 1))), false},
 		{"broken peer", field(nil, fieldCheckAttributes, field(nil, fieldAttrSource, []byte{0xff})), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -268,33 +281,46 @@ func FuzzReadCheckRequest(f *testing.F) {
 	})
 }
 
-// BenchmarkUnmarshalCheckRequest reads an Envoy-shaped CheckRequest with
-// gRPC's protobuf codec and with this package's ("make bench" prints the
-// ratio).
+// BenchmarkUnmarshalCheckRequest reads an Envoy-shaped CheckRequest, with
+// its headers as a map (Envoy's default) or as header_map
+// (encode_raw_headers: true), with gRPC's protobuf codec and with this
+// package's ("make bench" prints the ratio).
 func BenchmarkUnmarshalCheckRequest(b *testing.B) {
 	// What Envoy sends by default: no metadata or TLS session.
 	req := envoyRequest()
 	req.Attributes.MetadataContext, req.Attributes.TlsSession = nil, nil
-	wire, err := proto.Marshal(req)
-	if err != nil {
-		b.Fatal(err)
+	raw := proto.Clone(req).(*authv3.CheckRequest)
+	http := raw.Attributes.Request.Http
+	http.HeaderMap = &corev3.HeaderMap{}
+	for k, v := range http.Headers {
+		http.HeaderMap.Headers = append(http.HeaderMap.Headers, &corev3.HeaderValue{Key: k, RawValue: []byte(v)})
 	}
-	data := mem.BufferSlice{mem.SliceBuffer(wire)}
-	for _, bc := range []struct {
-		name  string
-		codec func(mem.BufferSlice, any) error
-	}{
-		{"protobuf", defaultCodec.Unmarshal},
-		{"actions-authz", codec{}.Unmarshal},
-	} {
-		b.Run("decoder="+bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				var req authv3.CheckRequest
-				if err := bc.codec(data, &req); err != nil {
-					b.Fatal(err)
+	http.Headers = nil
+	for _, shape := range []struct {
+		name string
+		req  *authv3.CheckRequest
+	}{{"map", req}, {"header_map", raw}} {
+		wire, err := proto.Marshal(shape.req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data := mem.BufferSlice{mem.SliceBuffer(wire)}
+		for _, bc := range []struct {
+			name  string
+			codec func(mem.BufferSlice, any) error
+		}{
+			{"protobuf", defaultCodec.Unmarshal},
+			{"actions-authz", codec{}.Unmarshal},
+		} {
+			b.Run("headers="+shape.name+"/decoder="+bc.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					var req authv3.CheckRequest
+					if err := bc.codec(data, &req); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
