@@ -51,6 +51,11 @@ func FuzzVerify(f *testing.F) {
 		p[0] + "." + p[1],
 		b64url(`{"alg":"none","typ":"JWT"}`) + "." + p[1] + ".",
 		b64url(`{"alg":"HS256","kid":"key-1"}`) + "." + p[1] + "." + p[2],
+		b64url(`{"alg":"HS256","kid":"key-1","typ":"JWT"}`) + "." + p[1] + "." + b64url(strings.Repeat("x", 32)),
+		b64url(`{"alg":"RS256","kid":"key-1","b64":false,"crit":["b64"]}`) + "." + p[1] + "." + p[2],
+		b64url(`{"alg":"RS256","kid":"../../etc/passwd","typ":"JWT"}`) + "." + p[1] + "." + p[2],
+		b64url(`{"alg":"RS256","kid":"key-1"} `) + "." + p[1] + "." + p[2], // padded header
+		b64url(`{"alg":"RSA-OAEP","enc":"A256GCM"}`) + ".aw.aXY.Y3Q.dGFn",  // a JWE
 		good + "." + p[2],
 		"",
 		"..",
