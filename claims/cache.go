@@ -104,7 +104,7 @@ type entry struct {
 // hit is a cache record read out of the slab, under its shard's lock.
 type hit struct {
 	exp, iat, nbf int64
-	shape         uint32
+	shape         shape // copied out of the shape table: its index may be reused once the lock is released
 	key           *keyID
 	own           string // copied out of the slab
 }
@@ -240,17 +240,20 @@ func (c *tokenCache) get(k *cacheKey, now time.Time) (hit, bool) {
 	}
 	r := s.rec(i)
 	h := hit{
-		exp:   int64(binary.LittleEndian.Uint64(r[offExp:])),
-		iat:   int64(binary.LittleEndian.Uint64(r[offIat:])),
-		nbf:   int64(binary.LittleEndian.Uint64(r[offNbf:])),
-		shape: binary.LittleEndian.Uint32(r[offShape:]),
-		key:   c.keys.at(binary.LittleEndian.Uint32(r[offKey:])),
+		exp: int64(binary.LittleEndian.Uint64(r[offExp:])),
+		iat: int64(binary.LittleEndian.Uint64(r[offIat:])),
+		nbf: int64(binary.LittleEndian.Uint64(r[offNbf:])),
+		key: c.keys.at(binary.LittleEndian.Uint32(r[offKey:])),
 	}
 	if now.UnixNano() >= h.exp || !h.key.current() {
 		c.remove(s, p)
 		s.misses++
 		return hit{}, false
 	}
+	// The shape is read while the record holds it: once the shard's lock is
+	// released, the record may go, and its shape index be given to another
+	// token's shape.
+	h.shape = c.shapes.at(binary.LittleEndian.Uint32(r[offShape:]))
 	n := binary.LittleEndian.Uint16(r[offOwn:])
 	h.own = string(r[recHeader : recHeader+int(n)])
 	s.hits++
@@ -407,11 +410,12 @@ func (t *shapeTable) release(id uint32) {
 	}
 }
 
-// fill sets the claims of shape id on c, as shape.fill does.
-func (t *shapeTable) fill(id uint32, c *Claims, one *[1]string) {
+// at returns shape id. The caller holds the lock of a shard with a record
+// that uses it, so that the index still names that shape.
+func (t *shapeTable) at(id uint32) shape {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	t.items[id].shape.fill(c, one)
+	return t.items[id].shape
 }
 
 // keyList numbers the keys cache records were verified with. It only grows,
@@ -483,7 +487,7 @@ type cachedClaims struct {
 // claims rebuilds the verified claims of h. The caller owns the result.
 func (c *tokenCache) claims(h *hit) *Claims {
 	cc := new(cachedClaims)
-	c.shapes.fill(h.shape, &cc.c, &cc.aud)
+	h.shape.fill(&cc.c, &cc.aud)
 	decodeOwn(h.own, &cc.c)
 	cc.exp.Time = time.Unix(0, h.exp)
 	cc.iat.Time = time.Unix(0, h.iat)

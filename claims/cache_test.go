@@ -638,3 +638,49 @@ func TestCacheTable(t *testing.T) {
 		t.Errorf("%d shapes for %d entries of one shape", len(c.shapes.ids), len(want))
 	}
 }
+
+// TestCacheHitKeepsItsShape: a hit stays the claims of its own token when,
+// between the lookup and the reading of its claims, its record goes and
+// another token's shape takes the freed shape index.
+func TestCacheHitKeepsItsShape(t *testing.T) {
+	now := time.Unix(1_750_000_000, 0)
+	key := &keyID{issuer: &issuerKeys{}}
+	ids := []*keyID{key}
+	key.issuer.ids.Store(&ids)
+	token := func(repo, owner string) Claims {
+		return Claims{
+			RegisteredClaims: jwt.RegisteredClaims{
+				Issuer: "https://issuer.example", Subject: "repo:" + repo, Audience: jwt.ClaimStrings{testAudience},
+				ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)), IssuedAt: jwt.NewNumericDate(now),
+			},
+			Repository: repo, RepositoryOwnerID: owner,
+		}
+	}
+	a, b := token("octo-org/octo-repo", "123456"), token("evil/repo", "999")
+	cache := newTokenCache(4)
+	cache.keys.indexOf(key)
+	put := func(k cacheKey, c *Claims) {
+		e, ok := newEntry(c, key, now)
+		if !ok {
+			t.Fatal("newEntry refused a valid entry")
+		}
+		cache.put(&k, e)
+	}
+	ka, kb := digest("a"), digest("b")
+	put(ka, &a)
+	h, ok := cache.get(&ka, now)
+	if !ok {
+		t.Fatal("the entry just put is not there")
+	}
+	// Another Check drops a's record (its key left the set, or it was
+	// evicted) and caches b, whose shape takes the index a's had.
+	s := cache.shard(&ka)
+	s.mu.Lock()
+	p, _, _ := s.find(&ka)
+	cache.remove(s, p)
+	s.mu.Unlock()
+	put(kb, &b)
+	if got := cache.claims(&h); got.Repository != a.Repository || got.RepositoryOwnerID != a.RepositoryOwnerID || got.Subject != a.Subject {
+		t.Fatalf("a's hit reads repository %q, owner %q, sub %q: another token's claims", got.Repository, got.RepositoryOwnerID, got.Subject)
+	}
+}
