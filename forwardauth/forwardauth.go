@@ -130,6 +130,7 @@ func NewServer(opts Options) *http.Server {
 // EnvoyPrefix, forward-auth mode at VerifyPath, 404 elsewhere. The request
 // body is never read.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now() // the decision's duration counts the reading of the request, as on gRPC
 	w.Header().Set("Cache-Control", "no-store")
 	switch {
 	case strings.HasPrefix(r.RequestURI, EnvoyPrefix+"/"):
@@ -139,7 +140,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Path:    r.RequestURI[len(EnvoyPrefix):],
 			Headers: headerMap(r.Header),
 		}
-		d := h.decide(r.Context(), &req, nil)
+		d := h.decide(r.Context(), start, &req, nil)
 		if d.Outcome == authz.Allow {
 			writeEnvoyAllow(w, &d)
 			return
@@ -147,7 +148,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, &d)
 	case r.URL.Path == VerifyPath || strings.HasPrefix(r.URL.Path, VerifyPath+"/"):
 		req, bad := forwardedRequest(r)
-		d := h.decide(r.Context(), &req, bad)
+		d := h.decide(r.Context(), start, &req, bad)
 		if d.Outcome == authz.Allow {
 			writeForwardAllow(w, &d)
 			return
@@ -159,9 +160,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // decide asks the Authorizer about req, unless bad already refuses it, and
-// reports the decision to Observe.
-func (h *Handler) decide(ctx context.Context, req *authz.Request, bad *authz.Decision) authz.Decision {
-	start := time.Now()
+// reports the decision to Observe with its duration since start.
+func (h *Handler) decide(ctx context.Context, start time.Time, req *authz.Request, bad *authz.Decision) authz.Decision {
 	var d authz.Decision
 	if bad != nil {
 		d = *bad
