@@ -77,16 +77,17 @@ type allowed struct {
 }
 
 func denyResponse(d *authz.Decision) *authv3.CheckResponse {
-	code, httpCode := codes.PermissionDenied, typev3.StatusCode_Forbidden
+	code := codes.PermissionDenied
 	headers := []*corev3.HeaderValueOption{overwrite("content-type", "application/json")}
 	switch d.Outcome {
 	case authz.Unauthenticated:
-		code, httpCode = codes.Unauthenticated, typev3.StatusCode_Unauthorized
+		code = codes.Unauthenticated
 		headers = append(headers, overwrite("www-authenticate", d.WWWAuthenticate()))
 	case authz.Unavailable:
-		code, httpCode = codes.Unavailable, typev3.StatusCode_ServiceUnavailable
+		code = codes.Unavailable
 		headers = append(headers, overwrite("retry-after", retryAfter))
 	}
+	httpCode := typev3.StatusCode(d.Outcome.HTTPStatus())
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(code), Message: d.Description},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
