@@ -91,12 +91,23 @@ func RequestFrom(req *authv3.CheckRequest) authz.Request {
 	h := attrs.GetRequest().GetHttp()
 	headers := h.GetHeaders()
 	if raw := h.GetHeaderMap().GetHeaders(); len(raw) > 0 {
+		// Raw values become strings in one allocation, each a slice of it.
+		n := 0
+		for _, hv := range raw {
+			n += len(hv.GetRawValue())
+		}
+		var b strings.Builder
+		b.Grow(n)
+		for _, hv := range raw {
+			b.Write(hv.GetRawValue())
+		}
+		values := b.String()
 		headers = make(map[string]string, len(raw))
 		for _, hv := range raw {
 			k := strings.ToLower(hv.GetKey())
 			v := hv.GetValue()
 			if rv := hv.GetRawValue(); len(rv) > 0 {
-				v = string(rv)
+				v, values = values[:len(rv)], values[len(rv):]
 			}
 			if prev, ok := headers[k]; ok {
 				v = prev + "," + v
