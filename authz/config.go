@@ -128,3 +128,17 @@ type Value struct {
 	Regex *string
 	Not   *Value
 }
+
+// VerifierConfig is the claims.Config this configuration asks for: its
+// issuers, every audience, the token limits and the cache bound. Callers add
+// their hooks (Logger, Now, OnFetch, OnCache) and may narrow the issuers.
+func (c *Config) VerifierConfig() claims.Config {
+	return claims.Config{
+		Issuers:         c.Issuers,
+		Audiences:       c.AllAudiences(),
+		Leeway:          c.Token.Leeway,
+		MaxBytes:        c.Token.MaxBytes,
+		MaxLifetime:     c.Token.MaxLifetime,
+		CacheMaxEntries: c.Cache.MaxEntries,
+	}
+}

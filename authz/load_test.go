@@ -3,6 +3,7 @@ package authz
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -415,5 +416,30 @@ func TestNoFollowOnPinningError(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "does not pin") || strings.Count(err.Error(), "\n") != 0 {
 			t.Errorf("rule %s: error\n%v\nwant exactly one problem, not about pinning", rule, err)
 		}
+	}
+}
+
+// TestVerifierConfig: the verifier gets every setting of the file that is
+// its own.
+func TestVerifierConfig(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+issuers: [{url: "https://token.actions.githubusercontent.com"}]
+audiences: [a]
+token: {leeway: 5s, max_bytes: 4096, max_lifetime: 10m}
+cache: {max_entries: 7}
+policies:
+  - name: p
+    audiences: [b]
+    match: {path_prefixes: [/]}
+    allow: [{repository_owner_id: "1"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc := cfg.VerifierConfig()
+	if len(vc.Issuers) != 1 || vc.Issuers[0].URL != "https://token.actions.githubusercontent.com" ||
+		!slices.Equal(vc.Audiences, []string{"a", "b"}) || vc.Leeway != 5*time.Second || vc.MaxBytes != 4096 ||
+		vc.MaxLifetime != 10*time.Minute || vc.CacheMaxEntries != 7 {
+		t.Errorf("verifier config %+v", vc)
 	}
 }

@@ -76,9 +76,7 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	s.maxBytes = cfg.Token.MaxBytes
-	v, err := claims.NewVerifier(claims.Config{
-		Issuers: cfg.Issuers, Audiences: cfg.AllAudiences(), Leeway: cfg.Token.Leeway, MaxBytes: cfg.Token.MaxBytes,
-	})
+	v, err := claims.NewVerifier(cfg.VerifierConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

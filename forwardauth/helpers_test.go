@@ -57,9 +57,7 @@ func newStack(t *testing.T, configPath, goodPlaceholder, downPlaceholder string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := claims.NewVerifier(claims.Config{
-		Issuers: cfg.Issuers, Audiences: cfg.AllAudiences(), Leeway: cfg.Token.Leeway, MaxBytes: cfg.Token.MaxBytes,
-	})
+	v, err := claims.NewVerifier(cfg.VerifierConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,14 +127,11 @@ func benchFixtureOf(b *testing.B) *benchFixture {
 // written to w.
 func productServer(b *testing.B, f *benchFixture, cached bool, w io.Writer) *envoy.Server {
 	b.Helper()
-	max := f.cfg.Cache.MaxEntries
+	vc := f.cfg.VerifierConfig()
 	if !cached {
-		max = -1
+		vc.CacheMaxEntries = -1
 	}
-	v, err := claims.NewVerifier(claims.Config{
-		Issuers: f.cfg.Issuers, Audiences: f.cfg.AllAudiences(), Leeway: f.cfg.Token.Leeway,
-		MaxBytes: f.cfg.Token.MaxBytes, CacheMaxEntries: max,
-	})
+	v, err := claims.NewVerifier(vc)
 	if err != nil {
 		b.Fatal(err)
 	}

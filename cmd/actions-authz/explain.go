@@ -229,14 +229,9 @@ func verifyForExplain(ctx context.Context, cfg *authz.Config, raw string, o *exp
 		at := o.at
 		now = func() time.Time { return at }
 	}
-	v, err := claims.NewVerifier(claims.Config{
-		Issuers:     issuers,
-		Audiences:   cfg.AllAudiences(),
-		Leeway:      cfg.Token.Leeway,
-		MaxBytes:    cfg.Token.MaxBytes,
-		MaxLifetime: cfg.Token.MaxLifetime,
-		Now:         now,
-	})
+	vc := cfg.VerifierConfig()
+	vc.Issuers, vc.Now = issuers, now
+	v, err := claims.NewVerifier(vc)
 	if err != nil {
 		return verification{}, err
 	}

@@ -97,19 +97,11 @@ func (s *service) startOps(ctx context.Context, devURL string) (*operations, err
 		if devURL != "" {
 			issuers = withIssuer(issuers, devURL)
 		}
-		return claims.Config{
-			Issuers:     issuers,
-			Audiences:   cfg.AllAudiences(),
-			Leeway:      cfg.Token.Leeway,
-			MaxBytes:    cfg.Token.MaxBytes,
-			MaxLifetime: cfg.Token.MaxLifetime,
-			Logger:      s.logger,
-			Now:         s.opts.ops.now,
-			OnFetch:     o.metrics.OnFetch,
-
-			CacheMaxEntries: cfg.Cache.MaxEntries,
-			OnCache:         o.metrics.CacheLookup,
-		}
+		vc := cfg.VerifierConfig()
+		vc.Issuers = issuers
+		vc.Logger, vc.Now = s.logger, s.opts.ops.now
+		vc.OnFetch, vc.OnCache = o.metrics.OnFetch, o.metrics.CacheLookup
+		return vc
 	}
 	if err := r.start(ctx, s.cfg); err != nil {
 		return nil, err
