@@ -114,8 +114,13 @@ func (s *service) run(ctx context.Context) error {
 		defer faLis.Close()
 	}
 
+	// Whatever the way out, the goroutines below end with ctx: cancel it
+	// before waiting for them.
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	errc := make(chan error, 4)
 	devURL := ""
 

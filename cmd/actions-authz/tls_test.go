@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -357,5 +358,33 @@ policies:
 		case !tc.ok && status.Code(err) != codes.Unavailable:
 			t.Errorf("%s: Check = %v, %v; want the connection refused", tc.name, resp.GetStatus(), err)
 		}
+	}
+}
+
+// TestServeTLSFileMissing: a TLS file that cannot be read stops serve with
+// an error naming it, after everything it had started has stopped.
+func TestServeTLSFileMissing(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	config := fmt.Sprintf(`
+server:
+  tls: {cert_file: %q, key_file: %q}
+`, filepath.Join(dir, "missing.crt"), filepath.Join(dir, "missing.key")) + ownerConfig(srv.URL)
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- serveWith(t.Context(), serveOptions{configPath: path, grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0"}, io.Discard)
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "missing.crt") {
+			t.Fatalf("serve: %v, want an error naming missing.crt", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not return")
 	}
 }
