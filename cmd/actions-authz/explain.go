@@ -174,7 +174,8 @@ func readToken(o *explainOptions) (string, error) {
 	return raw, nil
 }
 
-// readFileLimit reads a whole file, refusing one larger than limit.
+// readFileLimit reads a whole file, refusing one larger than limit: a
+// token, a key set, a certificate or a key.
 func readFileLimit(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

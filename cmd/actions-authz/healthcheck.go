@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -103,13 +101,9 @@ func (f tlsFlags) credentials(grpcAddr string) (credentials.TransportCredentials
 	if (f.cert == "") != (f.key == "") {
 		return nil, usageError("healthcheck: give both --tls-cert and --tls-key, or neither")
 	}
-	pem, err := os.ReadFile(f.ca)
+	roots, err := readCertPool(f.ca)
 	if err != nil {
 		return nil, usageError("healthcheck: --tls-ca: %v", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, usageError("healthcheck: --tls-ca %s: no PEM certificate in it", f.ca)
 	}
 	cfg := &tls.Config{RootCAs: roots, ServerName: f.serverName, MinVersion: tls.VersionTLS12}
 	if f.cert != "" {

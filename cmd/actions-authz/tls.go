@@ -3,9 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -107,11 +105,11 @@ func (r *certReloader) configForClient(*tls.ClientHelloInfo) (*tls.Config, error
 
 // load reads the files into a server configuration.
 func (r *certReloader) load() (*tls.Config, error) {
-	certPEM, err := readLimited(r.files.CertFile)
+	certPEM, err := readFileLimit(r.files.CertFile, maxTLSFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("cert_file: %w", err)
 	}
-	keyPEM, err := readLimited(r.files.KeyFile)
+	keyPEM, err := readFileLimit(r.files.KeyFile, maxTLSFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("key_file: %w", err)
 	}
@@ -125,13 +123,9 @@ func (r *certReloader) load() (*tls.Config, error) {
 		Certificates: []tls.Certificate{pair},
 	}
 	if r.files.ClientCAFile != "" {
-		caPEM, err := readLimited(r.files.ClientCAFile)
+		pool, err := readCertPool(r.files.ClientCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("client_ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(caPEM) {
-			return nil, errors.New("client_ca_file: no PEM certificate in " + r.files.ClientCAFile)
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
@@ -139,19 +133,16 @@ func (r *certReloader) load() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// readLimited reads the file at path, refusing one over maxTLSFileBytes.
-func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// readCertPool reads the PEM certificates of the file at path, at most
+// maxTLSFileBytes, into a pool.
+func readCertPool(path string) (*x509.CertPool, error) {
+	pem, err := readFileLimit(path, maxTLSFileBytes)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxTLSFileBytes+1))
-	if err != nil {
-		return nil, err
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no PEM certificate in %s", path)
 	}
-	if len(b) > maxTLSFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxTLSFileBytes)
-	}
-	return b, nil
+	return pool, nil
 }
