@@ -101,9 +101,15 @@ func parseConfig(data []byte, file string) (*Config, error) {
 	}
 	cfg.engine = engine
 	cfg.warnings = c.warnings
-	sum := sha256.Sum256(data)
-	cfg.hash = hex.EncodeToString(sum[:])
+	cfg.hash = HashConfig(data)
 	return &cfg, nil
+}
+
+// HashConfig is the Hash of a configuration file's content: the SHA-256 of
+// its bytes, in hex.
+func HashConfig(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // parseDocument parses exactly one YAML document and returns its root node.

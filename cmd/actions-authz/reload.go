@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -211,7 +209,7 @@ func (r *reloader) watch(ctx context.Context, wg *sync.WaitGroup, changed chan<-
 
 // reload reads the configuration file and, when it is valid, swaps it in.
 // force (SIGHUP) reloads even a file whose content did not change; a change
-// event skips it, and skips a file already refused.
+// event skips it, and skips a file already refused as invalid.
 func (r *reloader) reload(ctx context.Context, force bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -220,8 +218,7 @@ func (r *reloader) reload(ctx context.Context, force bool) {
 		r.refuse(err, "")
 		return
 	}
-	sum := sha256.Sum256(data)
-	hash := hex.EncodeToString(sum[:])
+	hash := authz.HashConfig(data)
 	if !force && (hash == r.cfg.Hash() || hash == r.failedHash) {
 		return
 	}
@@ -232,7 +229,9 @@ func (r *reloader) reload(ctx context.Context, force bool) {
 	}
 	applyOverrides(cfg, r.opts)
 	if err := r.swap(ctx, cfg); err != nil {
-		r.refuse(err, hash)
+		// A valid file whose new issuers had no keys yet: the next change
+		// event may find them, so the file is not marked as refused.
+		r.refuse(err, "")
 		return
 	}
 	r.failedHash = ""

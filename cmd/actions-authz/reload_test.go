@@ -181,7 +181,8 @@ func TestReloadUnderLoad(t *testing.T) {
 // TestReloadIssuers: a reload that adds an issuer starts its key fetcher
 // and trusts it once it has keys; one that removes an issuer stops its
 // fetcher and refuses its tokens; one that changes the audiences applies
-// them; one whose new issuer has no keys is refused and changes nothing.
+// them; one whose new issuer has no keys is refused and changes nothing,
+// and is taken when written again once the issuer answers.
 func TestReloadIssuers(t *testing.T) {
 	a, b, down := newIssuer(t), newIssuer(t), newIssuer(t)
 	down.down.Store(true)
@@ -251,6 +252,12 @@ policies:
 	if s.httpStatus("/readyz") != 200 {
 		t.Error("not ready after a refused issuer change")
 	}
+	// It was refused for want of keys, not for its content: once the issuer
+	// answers, the same file written again is taken.
+	down.down.Store(false)
+	reload(config(aud, a, b, down), "success")
+	expect("the same file, once its issuer answers", map[string]int{"a": 200, "b": 200})
+	reload(config(aud, a, b), "success")
 
 	reload(config(aud, b), "success")
 	expect("a removed", map[string]int{"a": 401, "b": 200})
