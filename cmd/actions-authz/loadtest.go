@@ -17,6 +17,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/prometheus/procfs"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -495,37 +496,20 @@ func readProc(pid int) (procSample, error) {
 	if pid == 0 {
 		return procSample{}, nil
 	}
-	var s procSample
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	p, err := procfs.NewProc(pid)
 	if err != nil {
-		return s, err
+		return procSample{}, err
 	}
-	// The fields after the command name, which is in parentheses: utime and
-	// stime are fields 14 and 15 of the line, 12 and 13 after the name.
-	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return s, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return s, err
-	}
-	const clockTicks = 100 // USER_HZ on Linux
-	s.cpu = time.Duration(utime+stime) * time.Second / clockTicks
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	stat, err := p.Stat()
 	if err != nil {
-		return s, err
+		return procSample{}, err
 	}
-	for line := range strings.Lines(string(st)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return s, fmt.Errorf("/proc/%d/status: VmHWM: %w", pid, err)
-			}
-			s.hwm = kb << 10
-		}
+	status, err := p.NewStatus()
+	if err != nil {
+		return procSample{}, err
 	}
-	return s, nil
+	return procSample{
+		cpu: time.Duration(stat.CPUTime() * float64(time.Second)),
+		hwm: int64(status.VmHWM),
+	}, nil
 }

@@ -140,6 +140,10 @@ func TestLoadtest(t *testing.T) {
 			if got := strings.Contains(out, "peak RSS"); got != wantServer {
 				t.Errorf("server line present = %v, want %v:\n%s", got, wantServer, out)
 			}
+			if m := regexp.MustCompile(`: ([0-9.]+) us CPU per Check, peak RSS ([0-9.]+) MiB`).FindStringSubmatch(out); wantServer &&
+				(m == nil || m[1] == "0.0" || m[2] == "0.0") {
+				t.Errorf("server line without CPU time or peak RSS (read from /proc):\n%s", out)
+			}
 		})
 	}
 }
