@@ -9,9 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,15 +20,6 @@ import (
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/metrics"
 )
-
-// cpuTime returns the user and system CPU time the process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // verifiedOnce stands in for a verified-token cache hit: it returns the
 // claims of the one token it verified at setup.
@@ -166,7 +155,7 @@ policies:
 					b.Fatalf("Check = %v, %v; want OK", resp, err)
 				}
 				b.ReportAllocs()
-				cpu0 := cpuTime(b)
+				cpu0 := processCPU()
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					ctx := context.Background()
@@ -175,7 +164,7 @@ policies:
 					}
 				})
 				b.StopTimer()
-				b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+				reportCPU(b, cpu0)
 				b.ReportMetric(float64(dropped())/float64(b.N), "dropped/op")
 			})
 		}
