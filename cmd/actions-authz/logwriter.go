@@ -146,7 +146,7 @@ func (w *logWriter) flush() {
 func droppedLine(t time.Time, n int) []byte {
 	b := make([]byte, 0, 128)
 	b = append(b, `{"time":"`...)
-	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = appendRFC3339Millis(b, t)
 	b = append(b, `","level":"WARN","msg":"log output too slow: lines dropped","dropped":`...)
 	b = strconv.AppendInt(b, int64(n), 10)
 	return append(b, "}\n"...)
