@@ -56,7 +56,9 @@ func (c *wireCodec) requests() [][]byte {
 }
 
 // allowAll answers every Check with OK.
-type allowAll struct{ authv3.UnimplementedAuthorizationServer }
+type allowAll struct {
+	authv3.UnimplementedAuthorizationServer
+}
 
 func (allowAll) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	return &authv3.CheckResponse{Status: &status.Status{}}, nil
