@@ -1,8 +1,10 @@
 package localstack_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -148,4 +150,23 @@ func lookup(doc any, path string) any {
 		}
 	}
 	return doc
+}
+
+// A stack never starts on an address that something already listens on: a
+// leftover process there would answer in its place.
+func TestStartStackRefusesTakenAddress(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	a, err := localstack.FreeAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.HTTP = lis.Addr().String()
+	_, err = localstack.StartStack(context.Background(), localstack.Options{Root: root, Addrs: a, Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), a.HTTP+" is taken") {
+		t.Fatalf("StartStack with %s taken: %v, want an error naming it", a.HTTP, err)
+	}
 }

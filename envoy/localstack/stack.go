@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -149,6 +150,11 @@ func StartStack(ctx context.Context, o Options) (_ *Stack, err error) {
 			authzConfig = a
 		}
 	}
+	// A process that cannot listen exits, but a leftover process on its
+	// address could answer the readiness probes in its place.
+	if err := checkFree(o.Addrs); err != nil {
+		return nil, err
+	}
 	s := &Stack{Addrs: o.Addrs}
 	defer func() {
 		if err != nil {
@@ -191,6 +197,19 @@ func StartStack(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 	return s, nil
+}
+
+// checkFree returns an error naming the first address something already
+// listens on.
+func checkFree(a Addrs) error {
+	for _, addr := range []string{a.Listener, a.Admin, a.GRPC, a.HTTP, a.Dev, a.Upstream} {
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s is taken (another stack still running?): %w", addr, err)
+		}
+		lis.Close()
+	}
+	return nil
 }
 
 // StartActionsAuthz runs bin serve --dev with the configuration config
