@@ -368,7 +368,7 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 			broken = true
 			continue
 		}
-		m, pins, err := compileValue(cc.Value, pinKindOf(f))
+		m, pins, err := compileValue(cc.Value, rulesOf(f))
 		if err != nil {
 			for _, p := range problems(at(place, cc.Claim), err) {
 				p.line = cline

@@ -122,6 +122,11 @@ type ConditionConfig struct {
 // In YAML a value is a string, a sequence of values, {regex: "..."} or
 // {not: <value>}. Numbers and booleans are refused: GitHub claims are
 // strings, so they must be quoted.
+//
+// Values compare exactly, except on the claims GitHub treats as names:
+// repository_owner and repository ignore case in all of the value, and
+// workflow_ref and job_workflow_ref in their repository part (owner/repo,
+// before the second "/"), in every kind of value, negations included.
 type Value struct {
 	Exact *string
 	AnyOf []Value

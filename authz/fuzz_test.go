@@ -85,7 +85,7 @@ func FuzzPattern(f *testing.F) {
 		if isRegex {
 			v = Value{Regex: &pattern}
 		}
-		m, _, err := compileValue(v, pinRepo)
+		m, _, err := compileValue(v, claimRules{pin: pinRepo})
 		if err != nil {
 			return
 		}

@@ -61,7 +61,7 @@ func TestMatching(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, _, err := compileValue(tt.value, pinNever)
+			m, _, err := compileValue(tt.value, claimRules{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +81,7 @@ func TestAbsentClaimNeverMatches(t *testing.T) {
 		exact("*"), exact("?*"), regex(".*"), regex("x?"), negate(exact("production")), negate(regex(".+")),
 		negate(negate(exact("*"))), anyOfValues(exact("*"), negate(exact("x"))),
 	} {
-		m, _, err := compileValue(v, pinNever)
+		m, _, err := compileValue(v, claimRules{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestFastPaths(t *testing.T) {
 		{regex(`my-org/infra\.git`), equal("my-org/infra.git")},
 	}
 	for _, tt := range tests {
-		m, _, err := compileValue(tt.value, pinNever)
+		m, _, err := compileValue(tt.value, claimRules{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,11 +115,11 @@ func TestFastPaths(t *testing.T) {
 			t.Errorf("%s compiled to %#v, want %#v", tt.value, m, tt.want)
 		}
 	}
-	m, _, _ := compileValue(exact("a*b?c.d"), pinNever)
+	m, _, _ := compileValue(exact("a*b?c.d"), claimRules{})
 	if p, ok := m.(pattern); !ok || p.re.String() != `(?s)^a.*b.c\.d$` {
 		t.Errorf("glob compiled to %#v, want (?s)^a.*b.c\\.d$", m)
 	}
-	m, _, _ = compileValue(regex("a|b"), pinNever)
+	m, _, _ = compileValue(regex("a|b"), claimRules{})
 	if p, ok := m.(pattern); !ok || p.re.String() != `^(?:a|b)$` {
 		t.Errorf("regex compiled to %#v, want ^(?:a|b)$", m)
 	}
@@ -141,7 +141,7 @@ func TestPinning(t *testing.T) {
 		{"repository_owner_id", regex("1234567|7654321"), false}, // pins in fact; LiteralPrefix cannot tell: use a list
 		{"repository_owner_id", regex("123.*"), false},
 		{"repository_owner_id", regex("(?i)1234567"), true}, // digits have no case
-		{"repository_owner", regex("(?i)my-org"), false},
+		{"repository_owner", regex("(?i)my-org"), true},     // names ignore case: one owner however spelt
 		{"repository_owner_id", anyOfValues(exact("1"), exact("2")), true},
 		{"repository_owner_id", anyOfValues(exact("1"), exact("2*")), false},
 		{"repository_owner_id", negate(exact("666")), false},
@@ -160,7 +160,7 @@ func TestPinning(t *testing.T) {
 		{"repository", regex("my-org/.*"), true},
 		{"repository", regex("my-org/(a|b)"), true},
 		{"repository", regex("my-org.*/x"), false},
-		{"repository", regex("(?i)my-org/.*"), false},
+		{"repository", regex("(?i)my-org/.*"), true},
 		{"repository", regex("my-org/x|evil/x"), false},
 		{"repository", anyOfValues(exact("my-org/a"), exact("other/*")), true},
 		{"repository", anyOfValues(exact("my-org/a"), exact("*/a")), false},
@@ -174,7 +174,7 @@ func TestPinning(t *testing.T) {
 		if !ok {
 			t.Fatalf("unknown claim %q", tt.claim)
 		}
-		_, pins, err := compileValue(tt.value, pinKindOf(f))
+		_, pins, err := compileValue(tt.value, rulesOf(f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,17 +205,17 @@ func TestInvalidValues(t *testing.T) {
 		{regex(`a.\Qb`), `\Q literal must be closed with \E`},
 	}
 	for _, tt := range tests {
-		_, _, err := compileValue(tt.value, pinNever)
+		_, _, err := compileValue(tt.value, claimRules{})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("compileValue(%s) = %v, want an error holding %q", tt.value, err, tt.want)
 		}
 	}
 	// A closed \Q...\E literal anchors like any other regex.
-	if m, _, err := compileValue(regex(`a.\Q*\E`), pinNever); err != nil || !m.match("ax*") || m.match("ax*y") {
+	if m, _, err := compileValue(regex(`a.\Q*\E`), claimRules{}); err != nil || !m.match("ax*") || m.match("ax*y") {
 		t.Errorf(`regex a.\Q*\E: err %v, or it does not match exactly "ax*"`, err)
 	}
 	// Brackets and braces are plain characters in an exact value.
-	if _, _, err := compileValue(exact("Build [linux] {x}"), pinNever); err != nil {
+	if _, _, err := compileValue(exact("Build [linux] {x}"), claimRules{}); err != nil {
 		t.Errorf("exact value with brackets: %v", err)
 	}
 }

@@ -324,9 +324,11 @@ func (s *cacheShard) evictOne(c *tokenCache) {
 }
 
 // dropKeys removes every entry verified with a key of is that is not in
-// keep. A refresh calls it when keys leave the set, so that their entries
-// stop taking room at once.
-func (c *tokenCache) dropKeys(is *issuerKeys, keep []*keyID) {
+// keep, and returns how many it removed. A refresh calls it when keys leave
+// the set or change, so that their entries stop taking room at once (they
+// are refused from the moment keep is the issuer's set: see get).
+func (c *tokenCache) dropKeys(is *issuerKeys, keep []*keyID) int {
+	n := 0
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
@@ -343,10 +345,12 @@ func (c *tokenCache) dropKeys(is *issuerKeys, keep []*keyID) {
 		for _, k := range drop {
 			if p, _, ok := s.find(&k); ok {
 				c.remove(s, p)
+				n++
 			}
 		}
 		s.mu.Unlock()
 	}
+	return n
 }
 
 func (c *tokenCache) stats() CacheStats {

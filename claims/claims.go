@@ -8,6 +8,9 @@
 package claims
 
 import (
+	"encoding/json"
+	"fmt"
+
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -46,6 +49,76 @@ type Claims struct {
 	Workflow             string `json:"workflow,omitempty"`
 	WorkflowRef          string `json:"workflow_ref,omitempty"`
 	WorkflowSHA          string `json:"workflow_sha,omitempty"`
+}
+
+// UnmarshalJSON decodes a JSON object of claims, as encoding/json would,
+// and then refuses registered claims of the wrong JSON type, where
+// golang-jwt is lenient: exp, nbf and iat must be JSON numbers (RFC 7519
+// NumericDate; jwt would take a quoted number), iss and sub strings, and aud
+// a string or an array of strings. An explicit null is the wrong type for
+// each of them (jwt would read it as absent); an absent claim is left to the
+// checks that require it. The registered claims are matched as
+// encoding/json matches them (the last of duplicate keys wins, case is
+// folded), so the type checked is the one of the value decoded.
+func (c *Claims) UnmarshalJSON(data []byte) error {
+	type plain Claims // without this method
+	if err := json.Unmarshal(data, (*plain)(c)); err != nil {
+		return err
+	}
+	var raw struct {
+		Iss json.RawMessage `json:"iss"`
+		Sub json.RawMessage `json:"sub"`
+		Aud json.RawMessage `json:"aud"`
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		v    json.RawMessage
+		ok   func(byte) bool
+		want string
+	}{
+		{"iss", raw.Iss, isJSONString, "string"},
+		{"sub", raw.Sub, isJSONString, "string"},
+		{"aud", raw.Aud, func(b byte) bool { return b == '"' || b == '[' }, "string or an array of strings"},
+		{"exp", raw.Exp, isJSONNumber, "number"},
+		{"nbf", raw.Nbf, isJSONNumber, "number"},
+		{"iat", raw.Iat, isJSONNumber, "number"},
+	} {
+		// encoding/json hands a RawMessage the value without surrounding
+		// whitespace; nil means the claim is absent.
+		if f.v != nil && !f.ok(f.v[0]) {
+			return fmt.Errorf("claim %q must be a JSON %s, not %s", f.name, f.want, jsonKind(f.v[0]))
+		}
+	}
+	// Each element of an aud array is a string: jwt.ClaimStrings refused
+	// any other element above.
+	return nil
+}
+
+func isJSONString(b byte) bool { return b == '"' }
+
+func isJSONNumber(b byte) bool { return b == '-' || '0' <= b && b <= '9' }
+
+// jsonKind names the JSON type of a value from its first byte.
+func jsonKind(b byte) string {
+	switch b {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 // Field names one claim. Policies resolve claim names to a Field once, at

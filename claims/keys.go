@@ -131,6 +131,33 @@ func (v *Verifier) Refresh(ctx context.Context, issuerURL string) error {
 	return v.refresh(ctx, is)
 }
 
+// Refetch fetches the keys of the issuer whose URL is issuerURL anew, and
+// returns that fetch's error: the emergency path, for when an operator knows
+// the issuer's key set changed (a key rotated or revoked, perhaps under the
+// same kid). Unlike Refresh it does not settle for a fetch already running,
+// which may have read the set before it changed: it waits for that one to
+// finish, then fetches again. A successful fetch drops at once every cached
+// token whose signing key left the set or changed; a failed one keeps the
+// last good keys, as any refresh does.
+func (v *Verifier) Refetch(ctx context.Context, issuerURL string) error {
+	is, ok := v.issuers[issuerURL]
+	if !ok {
+		return fmt.Errorf("claims: issuer %q is not configured", issuerURL)
+	}
+	for {
+		call, leader := is.join()
+		if leader {
+			is.finish(call, v.fetch(ctx, is))
+			return call.err
+		}
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // refresh is Refresh for a known issuer.
 func (v *Verifier) refresh(ctx context.Context, is *issuerKeys) error {
 	call, leader := is.join()
@@ -211,18 +238,25 @@ func (v *Verifier) store(ctx context.Context, is *issuerKeys, keys []jwkset.JWK)
 	now := v.now()
 	is.lastGood.Store(&now)
 	is.count.Store(int64(len(keys)))
-	// Entries verified with a key that left the set are refused from now on
-	// (keyID.current); dropKeys also frees their room.
-	ids, dropped := is.nextIDs(keys)
+	// Entries verified with a key that left the set or changed are refused
+	// from now on (keyID.current); dropKeys also frees their room.
+	ids, gone := is.nextIDs(keys)
 	is.ids.Store(&ids)
-	if dropped && v.cache != nil {
-		v.cache.dropKeys(is, ids)
+	tokens := 0
+	if len(gone) > 0 && v.cache != nil {
+		tokens = v.cache.dropKeys(is, ids)
 	}
 
 	added, removed := kidChanges(old, keys)
-	if len(added) > 0 || len(removed) > 0 {
+	var replaced []string // kids still published, with other key material
+	for _, id := range gone {
+		if !slices.Contains(removed, id.kid) {
+			replaced = append(replaced, id.kid)
+		}
+	}
+	if len(added) > 0 || len(removed) > 0 || len(replaced) > 0 {
 		v.log.Info("signing keys changed", "issuer", is.cfg.URL, "keys", len(keys),
-			"added", added, "removed", removed)
+			"added", added, "removed", removed, "replaced", replaced, "cached_tokens_dropped", tokens)
 	} else {
 		v.log.Debug("signing keys refreshed", "issuer", is.cfg.URL, "keys", len(keys))
 	}
@@ -230,9 +264,9 @@ func (v *Verifier) store(ctx context.Context, is *issuerKeys, keys []jwkset.JWK)
 }
 
 // nextIDs returns the key identities of keys, reusing the current identity
-// of every key whose kid, modulus and exponent are unchanged, and reports
-// whether any current identity is not reused (a key left the set or changed).
-func (is *issuerKeys) nextIDs(keys []jwkset.JWK) (ids []*keyID, dropped bool) {
+// of every key whose kid, modulus and exponent are unchanged, and the
+// current identities it did not reuse: keys that left the set or changed.
+func (is *issuerKeys) nextIDs(keys []jwkset.JWK) (ids, gone []*keyID) {
 	var prev []*keyID
 	if p := is.ids.Load(); p != nil {
 		prev = *p
@@ -255,10 +289,10 @@ func (is *issuerKeys) nextIDs(keys []jwkset.JWK) (ids []*keyID, dropped bool) {
 	}
 	for _, id := range prev {
 		if !slices.Contains(ids, id) {
-			return ids, true
+			gone = append(gone, id)
 		}
 	}
-	return ids, false
+	return ids, gone
 }
 
 // kidChanges lists the kids in next but not in prev, and in prev but not in next.

@@ -25,7 +25,7 @@ type IssuerConfig struct {
 	// JWKSURL, when set, is used instead of discovery.
 	JWKSURL string `yaml:"jwks_url"`
 	// JWKSFile, when set, is a static key set (air-gapped installs, tests),
-	// read at start-up and again on every refresh.
+	// read at start-up and again on every refresh and Refetch.
 	JWKSFile string `yaml:"jwks_file"`
 	// Algorithms accepted for this issuer; default [RS256]. Only RSA PKCS#1 v1.5
 	// algorithms (RS256, RS384, RS512) can be configured.

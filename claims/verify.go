@@ -56,8 +56,10 @@ const (
 //
 //  1. size, before any parsing (ReasonTooLarge), and only base64url
 //     characters and dots (ReasonMalformed);
-//  2. structure: three base64url segments, JSON header and claims
-//     (ReasonMalformed), an alg some issuer accepts (ReasonAlgorithm);
+//  2. structure: three base64url segments, JSON header and claims, with
+//     exp, nbf and iat JSON numbers and iss, sub and every aud entry JSON
+//     strings when present (ReasonMalformed; see Claims.UnmarshalJSON), an
+//     alg some issuer accepts (ReasonAlgorithm);
 //  3. then, in keyFor: no crit header, a typ of "JWT" if any and no cty
 //     (ReasonMalformed); iss equal to a configured issuer (ReasonIssuer); alg
 //     accepted for that issuer (ReasonAlgorithm); a kid (ReasonMissingKID);

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"crypto/rsa"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +10,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // TestBinaryReloadsOnSIGHUP: SIGHUP reloads the configuration even when the
@@ -39,6 +45,68 @@ func TestBinaryReloadsOnSIGHUP(t *testing.T) {
 			t.Fatalf("no reload counted and logged after SIGHUP\n%s", p.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-p.exited; err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
+
+// TestBinaryRefetchesKeysOnSIGHUP: with refresh_interval an hour away, a
+// key replaced under the same kid in the issuer's key set stops verifying
+// once SIGHUP arrives, and the token it signed, allowed and cached before,
+// is refused.
+func TestBinaryRefetchesKeysOnSIGHUP(t *testing.T) {
+	leaked, replacement := newRSAKey(t), newRSAKey(t)
+	is := &staticIssuer{url: "https://token.actions.githubusercontent.com", keys: map[string]*rsa.PrivateKey{"key-1": leaked}}
+	p := startBinary(t, fmt.Sprintf(`
+issuers:
+  - {url: %q, jwks_url: %q, refresh_interval: 1h}
+audiences: ["https://github.com/octo-org"]
+policies:
+  - name: default
+    match: {path_prefixes: [/]}
+    allow:
+      - repository_owner_id: "123456"
+`, is.url, is.serve(t)))
+	p.waitReady(t)
+	conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := authv3.NewAuthorizationClient(conn)
+	allowed := func(tok string) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := client.Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+			Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+				Method: "GET", Host: "svc", Path: "/x", Headers: map[string]string{"authorization": "Bearer " + tok},
+			}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetStatus().GetCode() == 0
+	}
+	tok := is.sign(t, "key-1", leaked)
+	for i := range 2 { // the second Check is answered from the cache
+		if !allowed(tok) {
+			t.Fatalf("Check %d before the rotation: token refused", i+1)
+		}
+	}
+
+	is.setKey("key-1", replacement)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); allowed(tok); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the token of the replaced key is still allowed after SIGHUP\n%s", p.logs.String())
+		}
+	}
+	if !allowed(is.sign(t, "key-1", replacement)) {
+		t.Error("token of the replacement key refused")
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-p.exited; err != nil {

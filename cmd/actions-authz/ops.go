@@ -24,6 +24,9 @@ type opsOptions struct {
 	now      func() time.Time // the clock of key staleness and metrics; nil: time.Now
 	debounce time.Duration    // quiet time before a changed file is read; 0: defaultDebounce
 	warmup   time.Duration    // bound on a new verifier getting keys; 0: defaultWarmup
+	// hup, when set, stands for SIGHUP: a value sent on it reloads as the
+	// signal does, and the process's SIGHUP is not caught.
+	hup chan os.Signal
 }
 
 // operations is what the service runs beside its servers: the metrics registry,
@@ -108,8 +111,10 @@ func (s *service) startOps(ctx context.Context, devURL string) (*operations, err
 	}
 	o.reloader = r
 	o.observe = observeAll(o.metrics.Observe, r.decisions.Observe)
-	o.hup = make(chan os.Signal, 1)
-	signal.Notify(o.hup, syscall.SIGHUP)
+	if o.hup = s.opts.ops.hup; o.hup == nil {
+		o.hup = make(chan os.Signal, 1)
+		signal.Notify(o.hup, syscall.SIGHUP)
+	}
 	return o, nil
 }
 

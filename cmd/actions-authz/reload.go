@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
@@ -104,15 +105,24 @@ type reloader struct {
 	cfg        *authz.Config
 	failedHash string          // the last file refused, so an unrelated event does not count it again
 	verifiers  context.Context // parent of every verifier's Run
+	// keyFiles holds the content hash of each jwks_file of the verifier in
+	// force, as last read into it on purpose (at its start, or by a
+	// refetch): a change event refetches the issuers whose file differs.
+	keyFiles map[string][32]byte
+	watcher  *fsnotify.Watcher // nil when not watching
+	watched  []string          // directories the watcher watches
 }
 
 // start builds the first verifier and the Authorizer for cfg; the
 // verifier's key fetchers run until ctx is done or stop is called.
 func (r *reloader) start(ctx context.Context, cfg *authz.Config) error {
-	rv, err := startVerifier(ctx, r.keysConfig(cfg))
+	kc := r.keysConfig(cfg)
+	files := hashKeyFiles(kc.Issuers) // before the verifier reads them
+	rv, err := startVerifier(ctx, kc)
 	if err != nil {
 		return err
 	}
+	r.keyFiles = files
 	r.verifiers = ctx
 	r.cfg = cfg
 	r.active.Store(rv)
@@ -150,8 +160,10 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal) {
 			return
 		case <-hup:
 			r.reload(ctx, true)
+			r.refetchKeys(ctx, "SIGHUP", true)
 		case <-changed:
 			r.reload(ctx, false)
+			r.refetchKeys(ctx, "jwks_file changed", false)
 		}
 	}
 }
@@ -159,24 +171,27 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal) {
 // watch watches the directory of the configuration file (and of the file
 // it links to), because editors and Kubernetes ConfigMaps replace the file
 // by a rename or a symbolic link swap, which a watch on the file itself
-// would lose. Any event there, once the directory has been quiet for the
-// debounce, signals changed; reload then reads the file and does nothing if
-// its content did not change.
+// would lose, and likewise the directories of the jwks_file key sets. Any
+// event there, once the directories have been quiet for the debounce,
+// signals changed; reload then reads the file and does nothing if its
+// content did not change, and refetchKeys refetches the issuers whose
+// jwks_file changed.
 func (r *reloader) watch(ctx context.Context, wg *sync.WaitGroup, changed chan<- struct{}) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
 	}
-	dirs := []string{filepath.Dir(r.path)}
-	if real, err := filepath.EvalSymlinks(r.path); err == nil && !slices.Contains(dirs, filepath.Dir(real)) {
-		dirs = append(dirs, filepath.Dir(real))
-	}
-	for _, d := range dirs {
+	for _, d := range fileDirs(r.path) {
 		if err := w.Add(d); err != nil {
 			w.Close()
 			return err
 		}
+		r.watched = append(r.watched, d)
 	}
+	r.mu.Lock()
+	r.watcher = w
+	r.watchKeyFiles()
+	r.mu.Unlock()
 	wg.Go(func() {
 		defer w.Close()
 		timer := time.NewTimer(time.Hour)
@@ -205,6 +220,123 @@ func (r *reloader) watch(ctx context.Context, wg *sync.WaitGroup, changed chan<-
 		}
 	})
 	return nil
+}
+
+// fileDirs returns the directory of path and, when path is a symbolic
+// link, of the file it links to.
+func fileDirs(path string) []string {
+	dirs := []string{filepath.Dir(path)}
+	if real, err := filepath.EvalSymlinks(path); err == nil && !slices.Contains(dirs, filepath.Dir(real)) {
+		dirs = append(dirs, filepath.Dir(real))
+	}
+	return dirs
+}
+
+// watchKeyFiles adds the directories of the jwks_file key sets in force to
+// the watcher, if any. A directory that cannot be watched is logged: its
+// keys still change on SIGHUP and on every refresh. The caller holds r.mu.
+func (r *reloader) watchKeyFiles() {
+	if r.watcher == nil {
+		return
+	}
+	for path := range r.keyFiles {
+		for _, d := range fileDirs(path) {
+			if slices.Contains(r.watched, d) {
+				continue
+			}
+			if err := r.watcher.Add(d); err != nil {
+				r.logger.Warn("not watching a jwks_file; refetch its keys with SIGHUP", "jwks_file", path, "error", err)
+				continue
+			}
+			r.watched = append(r.watched, d)
+		}
+	}
+}
+
+// hashKeyFiles returns the content hash of the jwks_file of each issuer
+// that has one; a file that cannot be read gets the zero hash, so that any
+// later content differs.
+func hashKeyFiles(issuers []claims.IssuerConfig) map[string][32]byte {
+	out := make(map[string][32]byte)
+	for _, ic := range issuers {
+		if ic.JWKSFile != "" {
+			out[ic.JWKSFile], _ = hashFile(ic.JWKSFile)
+		}
+	}
+	return out
+}
+
+// hashFile returns the SHA-256 of the file at path, read with the bound of
+// a key set.
+func hashFile(path string) ([32]byte, error) {
+	data, err := readFileLimit(path, maxJWKSFileBytes)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(data), nil
+}
+
+// maxJWKSFileBytes bounds the read of a jwks_file for its hash; the
+// verifier refuses a larger key set anyway.
+const maxJWKSFileBytes = 1 << 20
+
+// refetchKeys is the emergency path for a compromised key: it fetches anew
+// the key sets of the verifier in force, all of them (SIGHUP), or, when all
+// is false, those read from a jwks_file whose content changed since it was
+// last read on purpose. Each fetch waits for one already running and starts
+// its own (claims.Verifier.Refetch), so the keys are the set as it is now; a
+// key that left the set or changed stops verifying at once, and the tokens
+// it signed leave the cache. A failed fetch keeps that issuer's last good
+// keys, and is logged. It waits for the fetches at most the warmup.
+func (r *reloader) refetchKeys(ctx context.Context, reason string, all bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rv := r.active.Load()
+	type target struct {
+		url, file string
+		hash      [32]byte
+	}
+	var targets []target
+	for _, ic := range rv.cfg.Issuers {
+		t := target{url: ic.URL, file: ic.JWKSFile}
+		if t.file != "" {
+			h, err := hashFile(t.file)
+			if !all && (err != nil || h == r.keyFiles[t.file]) {
+				continue // unchanged, or not readable now (being replaced): a later event retries
+			}
+			t.hash = h
+		} else if !all {
+			continue
+		}
+		targets = append(targets, t)
+	}
+	if len(targets) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.warmup)
+	defer cancel()
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() { errs[i] = rv.v.Refetch(ctx, t.url) })
+	}
+	wg.Wait()
+	var fetched, failed []string
+	for i, t := range targets {
+		if errs[i] != nil {
+			failed = append(failed, t.url)
+			continue
+		}
+		fetched = append(fetched, t.url)
+		if t.file != "" {
+			r.keyFiles[t.file] = t.hash
+		}
+	}
+	log := r.logger.Info
+	if len(failed) > 0 {
+		log = r.logger.Warn
+	}
+	log("signing keys fetched anew", "reason", reason, "issuers", fetched, "failed", failed)
 }
 
 // reload reads the configuration file and, when it is valid, swaps it in.
@@ -273,6 +405,7 @@ func (r *reloader) swap(ctx context.Context, cfg *authz.Config) error {
 	// Count the new verifier's fetches while it warms up, even of issuers
 	// not yet in force: they show why a reload waits or fails.
 	r.metrics.SetIssuers(union(oldURLs, newURLs))
+	files := hashKeyFiles(kc.Issuers) // before the verifier reads them
 	rv, err := startVerifier(r.verifiers, kc)
 	if err != nil {
 		r.metrics.SetIssuers(oldURLs)
@@ -285,6 +418,8 @@ func (r *reloader) swap(ctx context.Context, cfg *authz.Config) error {
 	}
 	r.authorizer.Replace(rv.v, cfg.Engine())
 	r.active.Store(rv)
+	r.keyFiles = files
+	r.watchKeyFiles()
 	old.stop()
 	r.metrics.SetIssuers(newURLs)
 	r.applyLogSettings(cfg)
