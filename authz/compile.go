@@ -291,6 +291,7 @@ func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
 			e.routed = append(e.routed, p)
 		}
 	}
+	c.fallThrough(e.routed, n)
 }
 
 func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, global []string) *policy {
