@@ -306,6 +306,7 @@ func TestNginx(t *testing.T) {
 		exampleAuthzAddr, e.authzAddr, exampleUpstreamAddr, e.upstream.addr, "127.0.0.1:8080", addr)
 	startProxy(t, exec.Command(bin, "-p", dir, "-e", "stderr", "-g", "daemon off;", "-c", conf), addr)
 	runProxyCases(t, e, addr, false)
+	runTrickyPaths(t, e, addr, "nginx")
 }
 
 func TestCaddy(t *testing.T) {
@@ -321,6 +322,7 @@ func TestCaddy(t *testing.T) {
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)
 	startProxy(t, cmd, addr)
 	runProxyCases(t, e, addr, true)
+	runTrickyPaths(t, e, addr, "caddy")
 }
 
 // The paths the examples call must be the Handler's.
