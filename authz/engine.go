@@ -260,7 +260,7 @@ func (e *Engine) noPolicy(reason Reason, name string, err error) Decision {
 	case ReasonUnknownPolicy:
 		d.Detail = name
 	case ReasonInvalidPath:
-		d.Description = "the request path cannot be matched against the policies: " + err.Error()
+		d.Description = err.Error() // a fixed phrase: nothing allocated
 		if pe, ok := err.(*urlpath.Error); ok {
 			d.Detail = pe.Code
 		}

@@ -82,7 +82,7 @@ func TestDecide(t *testing.T) {
 	noPolicy := outline{Outcome: Deny, Reason: ReasonNoPolicy, Rule: -1, Description: "no policy for this route"}
 	invalidPath := func(detail, why string) outline {
 		return outline{Outcome: Deny, Reason: ReasonInvalidPath, Detail: detail, Rule: -1,
-			Description: "the request path cannot be matched against the policies: " + why}
+			Description: why}
 	}
 	artifactsTok := tok(aud("artifacts"))
 
@@ -353,6 +353,8 @@ func TestDecideAllocations(t *testing.T) {
 		{"allow via regex", Input{Request: Request{Policy: "artifacts", Headers: headers}, Claims: tok(aud("artifacts"), func(c *claims.Claims) { c.Ref = "refs/tags/v1.2" })}, 2},
 		{"no rule", Input{Request: Request{Policy: "deploy", Headers: headers}, Claims: tok(func(c *claims.Claims) { c.Ref = "x" })}, 0},
 		{"no policy", Input{Request: Request{Method: "GET", Host: "x", Path: "/", Headers: headers}, Claims: tok()}, 0},
+		{"invalid path", Input{Request: Request{Method: "GET", Host: "x", Path: "/x/%2e%2e/audit", Headers: headers}, Claims: tok()}, 0},
+		{"path to normalise", Input{Request: Request{Method: "GET", Host: "x", Path: "//x/../nowhere", Headers: headers}, Claims: tok()}, 1},
 		{"audience", Input{Request: Request{Policy: "artifacts", Headers: headers}, Claims: tok()}, 0},
 	}
 	for _, tt := range tests {

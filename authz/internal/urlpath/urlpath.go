@@ -103,8 +103,9 @@ func isDotSegment(rest string) bool {
 // normalize is Normalize for a path that needs work.
 func normalize(p string) (string, error) {
 	var (
-		segs     []string // decoded segments; "" for an empty one
-		trailing bool     // the path ends in a slash, "." or ".."
+		buf      [16]string // most paths have fewer segments: no allocation
+		segs     = buf[:0]  // decoded segments; "" for an empty one
+		trailing bool       // the path ends in a slash, "." or ".."
 		rest     = p[1:]
 	)
 	for {
@@ -174,6 +175,9 @@ func decodeSegment(raw string) (s string, encodedDot bool, err error) {
 	if clean {
 		return raw, false, nil
 	}
+	if d := dotsOnly(raw); d == 1 || d == 2 {
+		return "", true, ErrEncodedDot
+	}
 	var out strings.Builder
 	out.Grow(len(raw))
 	for i := 0; i < len(raw); i++ {
@@ -207,6 +211,23 @@ func decodeSegment(raw string) (s string, encodedDot bool, err error) {
 		i += 2
 	}
 	return out.String(), encodedDot, nil
+}
+
+// dotsOnly returns how many dots raw decodes to when it is made of dots
+// only, some of them encoded ("%2e", "%2E"); 0 otherwise.
+func dotsOnly(raw string) int {
+	n := 0
+	for i := 0; i < len(raw); i++ {
+		switch {
+		case raw[i] == '.':
+		case raw[i] == '%' && i+2 < len(raw) && raw[i+1] == '2' && (raw[i+2] == 'e' || raw[i+2] == 'E'):
+			i += 2
+		default:
+			return 0
+		}
+		n++
+	}
+	return n
 }
 
 // unreserved reports whether b is an RFC 3986 unreserved character.
