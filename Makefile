@@ -12,7 +12,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
 # Fuzz targets as package:Target. go test -fuzz runs one target at a time.
-FUZZ_TARGETS := ./claims:FuzzVerify ./authz:FuzzParseConfig ./authz:FuzzPattern ./envoy:FuzzCheck ./envoy:FuzzReadCheckRequest
+FUZZ_TARGETS := ./claims:FuzzVerify ./authz:FuzzParseConfig ./authz:FuzzPattern ./envoy:FuzzCheck ./envoy:FuzzReadCheckRequest ./authz/internal/urlpath:FuzzNormalize
 FUZZTIME     ?= 30s
 
 # Real Envoy, for the end-to-end tests and make stack: the official binary

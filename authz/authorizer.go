@@ -94,9 +94,9 @@ func (a *Authorizer) Verifier() TokenVerifier { return a.current.Load().verifier
 func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
 	st := a.current.Load()
 	e := st.engine
-	p, reason := e.route(&r)
+	p, reason, pathErr := e.route(&r)
 	if p == nil {
-		return e.noPolicy(reason, r.Policy)
+		return e.noPolicy(reason, r.Policy, pathErr)
 	}
 	raw, reason, desc := extractToken(e.tokenHeader, r.Headers)
 	if reason != "" {

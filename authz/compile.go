@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/actions-authz/actions-authz/authz/internal/urlpath"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -290,6 +291,7 @@ func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
 			e.routed = append(e.routed, p)
 		}
 	}
+	c.fallThrough(e.routed, n)
 }
 
 func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, global []string) *policy {
@@ -420,6 +422,19 @@ func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route {
 		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
 			c.fail(lineOf(item(paths, i), line), place+": path_prefixes"+index(i),
 				"invalid path prefix "+strconv.Quote(p)+": want a path starting with / and without query")
+			continue
+		}
+		// Request paths are compared in normal form, so a prefix in
+		// another form would never match, or match what it does not say.
+		switch norm, err := urlpath.Normalize(p); {
+		case err != nil:
+			c.fail(lineOf(item(paths, i), line), place+": path_prefixes"+index(i),
+				"invalid path prefix "+strconv.Quote(p)+": "+strings.TrimPrefix(err.Error(), "the request path ")+
+					", which requests are refused for")
+			continue
+		case norm != p:
+			c.fail(lineOf(item(paths, i), line), place+": path_prefixes"+index(i),
+				"path prefix "+strconv.Quote(p)+" is not in normal form: request paths are compared as "+strconv.Quote(norm)+", write that")
 			continue
 		}
 		rt.paths = append(rt.paths, p)

@@ -36,6 +36,7 @@ const (
 	ReasonAudience        Reason = "audience"         // token audience not accepted by the route's policy
 	ReasonNoPolicy        Reason = "no_policy"        // no policy matches the route
 	ReasonUnknownPolicy   Reason = "unknown_policy"   // context_extensions names a policy that does not exist
+	ReasonInvalidPath     Reason = "invalid_path"     // the path has no safe normal form to compare with path prefixes
 	ReasonNoRuleMatched   Reason = "no_rule_matched"  // valid token, no rule allows it
 	ReasonKeysUnavailable Reason = "keys_unavailable" // 503
 )
@@ -51,8 +52,10 @@ type Decision struct {
 	Outcome Outcome
 	Reason  Reason
 	// Detail refines Reason: the claims.Reason of a token failure (and
-	// "bad_audience" for ReasonAudience), or for ReasonUnknownPolicy the
-	// policy name the route asked for. It is for logs, not for the client.
+	// "bad_audience" for ReasonAudience), for ReasonUnknownPolicy the
+	// policy name the route asked for, and for ReasonInvalidPath what is
+	// wrong with the path ("encoded_slash", "parameter", ...). It is for
+	// logs, not for the client.
 	Detail string
 	// Description is a human sentence safe to return to the client.
 	Description string

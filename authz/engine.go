@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/actions-authz/actions-authz/authz/internal/urlpath"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -92,7 +93,7 @@ func (p *policy) acceptsAudience(aud []string) bool {
 // route is a compiled match section.
 type route struct {
 	hosts   []hostPattern
-	paths   []string
+	paths   []string // each in urlpath's normal form
 	methods []string // upper-case
 }
 
@@ -113,24 +114,50 @@ func (h *hostPattern) matches(host, port string) bool {
 	return strings.EqualFold(host, h.host)
 }
 
-// matches reports whether every attribute the route lists matches r.
-func (rt *route) matches(r *Request) bool {
+// matches reports whether every attribute the route lists matches r. The
+// path is compared last, in its normal form (see target), and only when the
+// method and host match; a path with no normal form matches nothing and its
+// error is returned, so that the request is refused rather than passed on to
+// the next policy.
+func (rt *route) matches(r *Request, t *target) (bool, error) {
 	if len(rt.methods) > 0 && !slices.ContainsFunc(rt.methods, func(m string) bool { return strings.EqualFold(m, r.Method) }) {
-		return false
-	}
-	if len(rt.paths) > 0 {
-		path, _, _ := strings.Cut(r.Path, "?")
-		if !slices.ContainsFunc(rt.paths, func(p string) bool { return strings.HasPrefix(path, p) }) {
-			return false
-		}
+		return false, nil
 	}
 	if len(rt.hosts) > 0 {
 		host, port := splitHostPort(r.Host)
 		if !slices.ContainsFunc(rt.hosts, func(h hostPattern) bool { return h.matches(host, port) }) {
-			return false
+			return false, nil
 		}
 	}
-	return true
+	if len(rt.paths) > 0 {
+		path, err := t.path()
+		if err != nil {
+			return false, err
+		}
+		if !slices.ContainsFunc(rt.paths, func(p string) bool { return strings.HasPrefix(path, p) }) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// target is the request path of one request, normalised at most once and
+// only when a path prefix must be compared with it.
+type target struct {
+	raw  string
+	done bool
+	norm string
+	err  error
+}
+
+// path returns the normal form of the request path (urlpath.Normalize), or
+// why it has none.
+func (t *target) path() (string, error) {
+	if !t.done {
+		t.norm, t.err = urlpath.Normalize(t.raw)
+		t.done = true
+	}
+	return t.norm, t.err
 }
 
 // splitHostPort splits a Host or :authority value ("example.com:8443",
@@ -159,7 +186,12 @@ type Request struct {
 	Policy string
 	Method string
 	Host   string // the Host or :authority value, port included if sent
-	Path   string // the request target, query string included
+	// Path is the request target as the client sent it, query string
+	// included. It is untrusted: policies' path prefixes are compared with
+	// its normal form (dot segments removed, slashes merged, unreserved
+	// characters decoded), and a path with no safe normal form is refused
+	// (ReasonInvalidPath) when a path prefix must be compared with it.
+	Path string
 	// Headers are the request headers with lower-case names; repeated
 	// headers joined with "," as Envoy sends them.
 	Headers map[string]string
@@ -179,42 +211,59 @@ const noPolicyDescription = "no policy for this route"
 // nothing allocated on a deny beyond the result.
 //
 // A route naming a policy that does not exist is denied (ReasonUnknownPolicy),
-// never allowed; a request no policy matches is denied (ReasonNoPolicy). A
-// token whose audience the policy does not accept is Unauthenticated
-// (ReasonAudience). Otherwise the first rule whose conditions all hold
-// allows; when none does, the request is denied (ReasonNoRuleMatched) unless
-// the policy is in dry_run mode, which allows it with ReasonDryRun. A policy
-// with shadow rules has them evaluated too, and their verdict recorded in
-// Decision.Shadow; they never change the outcome.
+// never allowed; a request no policy matches is denied (ReasonNoPolicy), and
+// so is one whose path must be compared with a policy's path prefixes but has
+// no safe normal form (ReasonInvalidPath: an encoded slash, a ";" parameter,
+// an encoded dot segment, and so on; see package urlpath). A token whose
+// audience the policy does not accept is Unauthenticated (ReasonAudience).
+// Otherwise the first rule whose conditions all hold allows; when none does,
+// the request is denied (ReasonNoRuleMatched) unless the policy is in dry_run
+// mode, which allows it with ReasonDryRun. A policy with shadow rules has
+// them evaluated too, and their verdict recorded in Decision.Shadow; they
+// never change the outcome.
 func (e *Engine) Decide(in Input) Decision {
-	p, reason := e.route(&in.Request)
+	p, reason, err := e.route(&in.Request)
 	if p == nil {
-		return e.noPolicy(reason, in.Policy)
+		return e.noPolicy(reason, in.Policy, err)
 	}
 	return e.decide(p, in.Claims, in.Headers)
 }
 
-// route returns the policy for r, or nil and the reason there is none.
-func (e *Engine) route(r *Request) (*policy, Reason) {
+// route returns the policy for r, or nil and the reason there is none, with
+// the path's error for ReasonInvalidPath. A policy named by the route is
+// taken whatever the path: the proxy has routed the request already.
+func (e *Engine) route(r *Request) (*policy, Reason, error) {
 	if r.Policy != "" {
 		if p, ok := e.byName[r.Policy]; ok {
-			return p, ""
+			return p, "", nil
 		}
-		return nil, ReasonUnknownPolicy
+		return nil, ReasonUnknownPolicy, nil
 	}
+	t := target{raw: r.Path}
 	for _, p := range e.routed {
-		if p.match.matches(r) {
-			return p, ""
+		ok, err := p.match.matches(r, &t)
+		if err != nil {
+			return nil, ReasonInvalidPath, err
+		}
+		if ok {
+			return p, "", nil
 		}
 	}
-	return nil, ReasonNoPolicy
+	return nil, ReasonNoPolicy, nil
 }
 
-// noPolicy is the deny when route finds no policy.
-func (e *Engine) noPolicy(reason Reason, name string) Decision {
+// noPolicy is the deny when route finds no policy; err is the path's error
+// for ReasonInvalidPath.
+func (e *Engine) noPolicy(reason Reason, name string, err error) Decision {
 	d := Decision{Outcome: Deny, Reason: reason, Description: noPolicyDescription, Rule: -1}
-	if reason == ReasonUnknownPolicy {
+	switch reason {
+	case ReasonUnknownPolicy:
 		d.Detail = name
+	case ReasonInvalidPath:
+		d.Description = err.Error() // a fixed phrase: nothing allocated
+		if pe, ok := err.(*urlpath.Error); ok {
+			d.Detail = pe.Code
+		}
 	}
 	return d
 }

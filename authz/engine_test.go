@@ -80,6 +80,10 @@ func TestDecide(t *testing.T) {
 			Description: `policy "` + policy + `": no rule matched`}
 	}
 	noPolicy := outline{Outcome: Deny, Reason: ReasonNoPolicy, Rule: -1, Description: "no policy for this route"}
+	invalidPath := func(detail, why string) outline {
+		return outline{Outcome: Deny, Reason: ReasonInvalidPath, Detail: detail, Rule: -1,
+			Description: why}
+	}
 	artifactsTok := tok(aud("artifacts"))
 
 	tests := []struct {
@@ -110,7 +114,24 @@ func TestDecide(t *testing.T) {
 		{"host entry with port needs it", Request{Host: "cache.internal", Path: "/v1/"}, artifactsTok, noPolicy},
 		{"host entry with other port", Request{Host: "cache.internal:9443", Path: "/v1/"}, artifactsTok, noPolicy},
 		{"no match section: name only", Request{Method: "GET", Host: "x", Path: "/"}, tok(), noPolicy},
-		{"empty request", Request{}, tok(), noPolicy},
+		{"empty request", Request{}, tok(), invalidPath("empty", "the request path is empty")},
+
+		// The path is untrusted: compared in normal form, refused when it has
+		// none, and only when a path prefix must be compared with it.
+		{"dot segments", Request{Method: "POST", Host: "deploy.internal", Path: "/x/../deploy/x"}, tok(), allowed("deploy", 0)},
+		{"merged slashes", Request{Method: "POST", Host: "deploy.internal", Path: "//deploy//x"}, tok(), allowed("deploy", 0)},
+		{"encoded unreserved", Request{Method: "POST", Host: "deploy.internal", Path: "/%64eploy/x"}, tok(), allowed("deploy", 0)},
+		{"dot segments out of the prefix", Request{Method: "POST", Host: "deploy.internal", Path: "/deploy/../x"}, tok(), noPolicy},
+		{"case is kept", Request{Method: "POST", Host: "deploy.internal", Path: "/DEPLOY/x"}, tok(), noPolicy},
+		{"encoded slash", Request{Method: "POST", Host: "deploy.internal", Path: "/x%2F..%2Fdeploy/x"}, tok(),
+			invalidPath("encoded_slash", "the request path holds an encoded slash or backslash (%2F, %5C)")},
+		{"encoded dot segment", Request{Method: "POST", Host: "deploy.internal", Path: "/x/%2e%2e/deploy/x"}, tok(),
+			invalidPath("encoded_dot_segment", `the request path holds a percent-encoded "." or ".." segment`)},
+		{"parameter", Request{Method: "POST", Host: "deploy.internal", Path: "/deploy;x/y"}, tok(),
+			invalidPath("parameter", `the request path holds a ";" (path parameters are read differently by different servers)`)},
+		{"asterisk", Request{Method: "POST", Host: "deploy.internal", Path: "*"}, tok(),
+			invalidPath("asterisk", `the request target is "*" (OPTIONS *), not a path`)},
+		{"a named policy takes any path", Request{Policy: "deploy", Path: "/x/%2e%2e/deploy;x\\"}, tok(), allowed("deploy", 0)},
 
 		// Audiences: the policy's override replaces the global list.
 		{"global audience on an override policy", Request{Policy: "artifacts"}, tok(),
@@ -311,6 +332,11 @@ func TestExplain(t *testing.T) {
 	if !strings.Contains(x.Selection, "no policy has a match for GET /nowhere") {
 		t.Errorf("Selection = %q", x.Selection)
 	}
+	x = e.Explain(Input{Request: Request{Method: "GET", Path: "/x/%2e%2e/audit"}, Claims: tok()})
+	if !strings.Contains(x.Selection, `the path "/x/%2e%2e/audit" must be compared with path_prefixes but cannot be: the request path holds a percent-encoded`) ||
+		x.Decision.Reason != ReasonInvalidPath {
+		t.Errorf("Selection = %q, reason %s", x.Selection, x.Decision.Reason)
+	}
 }
 
 // TestDecideAllocations: a refusal allocates nothing, an allow only its
@@ -327,6 +353,8 @@ func TestDecideAllocations(t *testing.T) {
 		{"allow via regex", Input{Request: Request{Policy: "artifacts", Headers: headers}, Claims: tok(aud("artifacts"), func(c *claims.Claims) { c.Ref = "refs/tags/v1.2" })}, 2},
 		{"no rule", Input{Request: Request{Policy: "deploy", Headers: headers}, Claims: tok(func(c *claims.Claims) { c.Ref = "x" })}, 0},
 		{"no policy", Input{Request: Request{Method: "GET", Host: "x", Path: "/", Headers: headers}, Claims: tok()}, 0},
+		{"invalid path", Input{Request: Request{Method: "GET", Host: "x", Path: "/x/%2e%2e/audit", Headers: headers}, Claims: tok()}, 0},
+		{"path to normalise", Input{Request: Request{Method: "GET", Host: "x", Path: "//x/../nowhere", Headers: headers}, Claims: tok()}, 1},
 		{"audience", Input{Request: Request{Policy: "artifacts", Headers: headers}, Claims: tok()}, 0},
 	}
 	for _, tt := range tests {
@@ -356,5 +384,86 @@ func BenchmarkDecide(b *testing.B) {
 				e.Decide(bb.in)
 			}
 		})
+	}
+}
+
+// The path is normalised, and refused, only when a policy's path_prefixes
+// must be compared with it: a policy that matches by method or host alone
+// before it takes the request whatever its path, and one whose method or
+// host does not match never looks at it.
+func TestRoutePathOnlyWhenCompared(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+issuers: [{url: https://token.actions.githubusercontent.com}]
+audiences: ["https://github.com/my-org"]
+policies:
+  - name: writes
+    match: {methods: [PUT], path_prefixes: [/deploy/]}
+    allow: [{repository_owner_id: "1234567"}]
+  - name: admin
+    match: {hosts: [admin.internal]}
+    allow: [{repository_owner_id: "1234567"}]
+  - name: default
+    match: {path_prefixes: [/]}
+    allow: [{repository_owner_id: "1234567"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.Engine()
+	tests := []struct {
+		req    Request
+		policy string
+		reason Reason
+	}{
+		{Request{Method: "GET", Host: "admin.internal", Path: "/x%2F..%2Fdeploy"}, "admin", ReasonAllowed},
+		{Request{Method: "OPTIONS", Host: "admin.internal", Path: "*"}, "admin", ReasonAllowed},
+		{Request{Method: "OPTIONS", Host: "other.internal", Path: "*"}, "", ReasonInvalidPath},
+		{Request{Method: "PUT", Host: "admin.internal", Path: "/deploy;x/y"}, "", ReasonInvalidPath},
+		{Request{Method: "PUT", Host: "other.internal", Path: "//deploy/x"}, "writes", ReasonAllowed},
+		{Request{Method: "GET", Host: "other.internal", Path: "//deploy/x"}, "default", ReasonAllowed},
+		{Request{Method: "GET", Host: "other.internal", Path: ""}, "", ReasonInvalidPath},
+	}
+	for _, tt := range tests {
+		d := e.Decide(Input{Request: tt.req, Claims: tok()})
+		if d.Policy != tt.policy || d.Reason != tt.reason {
+			t.Errorf("%s %s %q: policy %q (%s), want %q (%s)", tt.req.Method, tt.req.Host, tt.req.Path, d.Policy, d.Reason, tt.policy, tt.reason)
+		}
+	}
+}
+
+// Request paths are compared in normal form, so a path prefix must be
+// written in it: one in another form would never match.
+func TestPathPrefixInNormalForm(t *testing.T) {
+	tests := []struct {
+		prefix string
+		want   string // "" when valid
+	}{
+		{"/deploy/", ""},
+		{"/", ""},
+		{"/a%3Bb", ""},
+		{"/%64eploy/", `path prefix "/%64eploy/" is not in normal form: request paths are compared as "/deploy/", write that`},
+		{"/deploy//", `is not in normal form: request paths are compared as "/deploy/"`},
+		{"/x/../deploy/", `request paths are compared as "/deploy/"`},
+		{"/a%3bb", `request paths are compared as "/a%3Bb"`},
+		{"/deploy;v1/", `invalid path prefix "/deploy;v1/": holds a ";"`},
+		{"/a%2Fb", `invalid path prefix "/a%2Fb": holds an encoded slash`},
+		{"/a\\b", `invalid path prefix "/a\\b": holds a backslash, which requests are refused for`},
+	}
+	for _, tt := range tests {
+		doc := `
+issuers: [{url: https://token.actions.githubusercontent.com}]
+audiences: ["https://github.com/my-org"]
+policies:
+  - name: p
+    match: {path_prefixes: ['` + tt.prefix + `']}
+    allow: [{repository_owner_id: "1234567"}]
+`
+		_, err := ParseConfig([]byte(doc))
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("prefix %q: %v", tt.prefix, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("prefix %q: error %v, want it to hold %q", tt.prefix, err, tt.want)
+		}
 	}
 }

@@ -43,10 +43,14 @@ type RuleTrace struct {
 // the request path.
 func (e *Engine) Explain(in Input) Explanation {
 	x := Explanation{Decision: e.Decide(in)}
-	p, reason := e.route(&in.Request)
+	p, reason, pathErr := e.route(&in.Request)
 	switch {
 	case p == nil && reason == ReasonUnknownPolicy:
 		x.Selection = "the route names policy " + strconv.Quote(in.Policy) + ", which is not configured"
+		return x
+	case p == nil && reason == ReasonInvalidPath:
+		x.Selection = "the path " + strconv.Quote(in.Path) + " must be compared with path_prefixes but cannot be: " + pathErr.Error() +
+			" (name the policy on the route to select it whatever the path)"
 		return x
 	case p == nil:
 		x.Selection = "no policy has a match for " + describeRequest(&in.Request) + " (policies without match are selected only by name)"

@@ -399,3 +399,33 @@ func cluster(t *testing.T, doc map[string]any, name string) map[string]any {
 	t.Fatalf("no cluster %s", name)
 	return nil
 }
+
+// Every Envoy configuration in the repository normalises the path before
+// routing and ext_authz, so that Envoy routes, names the policy, and
+// forwards on the path actions-authz is asked about and the upstream gets.
+func TestEnvoyConfigsNormalizePaths(t *testing.T) {
+	for _, f := range envoyConfigFiles(t) {
+		t.Run(f, func(t *testing.T) {
+			b, err := validateEnvoyConfig(readRepoFile(t, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range b.GetStaticResources().GetListeners() {
+				for _, fc := range l.GetFilterChains() {
+					for _, nf := range fc.GetFilters() {
+						if nf.GetName() != "envoy.filters.network.http_connection_manager" {
+							continue
+						}
+						m := new(hcmv3.HttpConnectionManager)
+						unpack(t, nf.GetTypedConfig(), m)
+						if !m.GetNormalizePath().GetValue() || !m.GetMergeSlashes() ||
+							m.GetPathWithEscapedSlashesAction() != hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT {
+							t.Errorf("listener %s: normalize_path %v, merge_slashes %v, path_with_escaped_slashes_action %v; want true, true, UNESCAPE_AND_REDIRECT",
+								l.GetName(), m.GetNormalizePath().GetValue(), m.GetMergeSlashes(), m.GetPathWithEscapedSlashesAction())
+						}
+					}
+				}
+			}
+		})
+	}
+}

@@ -221,7 +221,8 @@ func proxyCases(t *testing.T, e *e2e) (cases []proxyCase, tokens []string) {
 		{name: "client identity headers never reach the upstream", method: "GET", path: "/hello", header: spoofed, status: 200, same: req("GET", "/hello", good)},
 		{name: "allowed by the deploy policy", method: "POST", path: "/deploy/x", header: bearer(deploy), status: 200, same: req("POST", "/deploy/x", deploy)},
 		{name: "the method reaches the policy", method: "POST", path: "/deploy/x", header: bearer(good), status: 403},
-		{name: "the path reaches the policy", method: "GET", path: "/deploy/x", header: bearer(good), status: 200, same: req("GET", "/deploy/x", good)},
+		{name: "the path reaches the policy, whatever the method", method: "PUT", path: "/deploy/x", header: bearer(good), status: 403},
+		{name: "the path outside the policy", method: "GET", path: "/hello/deploy/x", header: bearer(good), status: 200, same: req("GET", "/hello/deploy/x", good)},
 		{name: "a client cannot describe the request itself", method: "POST", path: "/deploy/x", status: 403,
 			header: with(bearer(good), "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/hello",
 				"X-Original-Method", "GET", "X-Original-URI", "/hello")},
@@ -305,6 +306,7 @@ func TestNginx(t *testing.T) {
 		exampleAuthzAddr, e.authzAddr, exampleUpstreamAddr, e.upstream.addr, "127.0.0.1:8080", addr)
 	startProxy(t, exec.Command(bin, "-p", dir, "-e", "stderr", "-g", "daemon off;", "-c", conf), addr)
 	runProxyCases(t, e, addr, false)
+	runTrickyPaths(t, e, addr, "nginx")
 }
 
 func TestCaddy(t *testing.T) {
@@ -320,6 +322,7 @@ func TestCaddy(t *testing.T) {
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir)
 	startProxy(t, cmd, addr)
 	runProxyCases(t, e, addr, true)
+	runTrickyPaths(t, e, addr, "caddy")
 }
 
 // The paths the examples call must be the Handler's.

@@ -428,6 +428,12 @@ func TestEnvoyCluster(t *testing.T) {
 	if err := boot.GetStaticResources().GetListeners()[0].GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(&hcm); err != nil {
 		t.Fatal(err)
 	}
+	// Envoy routes (and names the policy) on the path the upstream gets.
+	if !hcm.GetNormalizePath().GetValue() || !hcm.GetMergeSlashes() ||
+		hcm.GetPathWithEscapedSlashesAction() != hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT {
+		t.Errorf("normalize_path %v, merge_slashes %v, path_with_escaped_slashes_action %v; want true, true, UNESCAPE_AND_REDIRECT",
+			hcm.GetNormalizePath().GetValue(), hcm.GetMergeSlashes(), hcm.GetPathWithEscapedSlashesAction())
+	}
 	found := false
 	for _, f := range hcm.GetHttpFilters() {
 		var ea extauthzv3.ExtAuthz
