@@ -160,8 +160,8 @@ func (s *service) run(ctx context.Context) error {
 		Observe:    ops.observe,
 	}))
 
-	ready := ops.reloader.ready
-	httpSrv := newHTTPServer(opsHandler(ready, ops.metricsHandler))
+	ready := &readiness{ready: ops.reloader.ready, health: healthSrv, logger: logger}
+	httpSrv := newHTTPServer(opsHandler(ready.check, ops.metricsHandler))
 
 	wg.Add(3)
 	go func() {
@@ -178,7 +178,7 @@ func (s *service) run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		trackReadiness(ctx, ready, healthSrv, logger)
+		ready.track(ctx)
 	}()
 	if faLis != nil {
 		serveForwardAuth(ctx, faLis, forwardauth.Options{Authorizer: authorizer, Observe: ops.observe, Logger: logger},
@@ -224,23 +224,47 @@ func (s *service) stop(grpcSrv *grpc.Server, httpSrv *http.Server) {
 	}
 }
 
-// trackReadiness keeps the gRPC health status in step with key readiness.
-func trackReadiness(ctx context.Context, ready func() bool, h *health.Server, logger *slog.Logger) {
+// readiness keeps the gRPC health status (what Envoy's health check reads)
+// in step with key readiness. Both /readyz and a ticker go through check, so
+// /readyz never answers ready while the gRPC health service still says
+// NOT_SERVING: Envoy started once /readyz is ready (docker compose's
+// healthcheck, make stack) would otherwise find actions-authz unhealthy at
+// its first check, and before any traffic Envoy checks again only after its
+// no_traffic_interval.
+type readiness struct {
+	ready  func() bool
+	health *health.Server
+	logger *slog.Logger
+
+	mu  sync.Mutex
+	was bool // the status last published
+}
+
+// check reads the readiness, publishes it to the gRPC health service if it
+// changed, and returns it.
+func (r *readiness) check() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	is := r.ready()
+	if is != r.was {
+		st := healthpb.HealthCheckResponse_NOT_SERVING
+		if is {
+			st = healthpb.HealthCheckResponse_SERVING
+		}
+		r.health.SetServingStatus("", st)
+		r.health.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, st)
+		r.logger.Info("readiness changed", "ready", is)
+		r.was = is
+	}
+	return is
+}
+
+// track calls check every 250ms until ctx is done.
+func (r *readiness) track(ctx context.Context) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
-	was := false
 	for {
-		is := ready()
-		if is != was {
-			st := healthpb.HealthCheckResponse_NOT_SERVING
-			if is {
-				st = healthpb.HealthCheckResponse_SERVING
-			}
-			h.SetServingStatus("", st)
-			h.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, st)
-			logger.Info("readiness changed", "ready", is)
-			was = is
-		}
+		r.check()
 		select {
 		case <-ctx.Done():
 			return

@@ -17,9 +17,10 @@ import (
 //
 //   - every Envoy socket_address must be in the table: one that is not is an
 //     error naming its line, so no address is left pointing elsewhere;
-//   - a string that is a "host:port" in the table, or a URL whose host and
-//     port are (an issuer URL, a server_uri), is rewritten too; other
-//     strings are left as they are.
+//   - a string that the table names (a "host:port", or another exact value
+//     such as a certificate's file path), or a URL whose host and port it
+//     names (an issuer URL, a server_uri), is rewritten too; other strings
+//     are left as they are.
 //
 // Comments and the order of keys are kept.
 func Rewrite(doc []byte, table map[string]string) ([]byte, error) {

@@ -15,10 +15,11 @@ import (
 
 func TestRewrite(t *testing.T) {
 	table := map[string]string{
-		"0.0.0.0:8080":       "127.0.0.1:18080",
-		"actions-authz:9000": "127.0.0.1:19000",
-		"127.0.0.1:9002":     "127.0.0.1:19002",
-		":9001":              "127.0.0.1:19001",
+		"0.0.0.0:8080":         "127.0.0.1:18080",
+		"actions-authz:9000":   "127.0.0.1:19000",
+		"127.0.0.1:9002":       "127.0.0.1:19002",
+		":9001":                "127.0.0.1:19001",
+		"/etc/envoy/tls/a.crt": "/tmp/t/a.crt",
 	}
 	for _, c := range []struct {
 		name, in string
@@ -51,6 +52,14 @@ uri: http://127.0.0.1:9002/path?q=1
 				"server.http_addr": "127.0.0.1:19001",
 				"server.other":     ":9999",
 				"uri":              "http://127.0.0.1:19002/path?q=1",
+			},
+		},
+		{
+			name: "file paths",
+			in:   "certificate_chain: {filename: /etc/envoy/tls/a.crt}\nprivate_key: {filename: /etc/envoy/tls/a.key}\n",
+			want: map[string]any{
+				"certificate_chain.filename": "/tmp/t/a.crt",
+				"private_key.filename":       "/etc/envoy/tls/a.key",
 			},
 		},
 		{

@@ -245,7 +245,8 @@ func (e *Envoy) waitHealth(ctx context.Context, cluster, host string, ok func(st
 		case <-e.Done():
 			return e.exitError()
 		case <-ctx.Done():
-			return fmt.Errorf("envoy: cluster %s host %s: health flags %q: %w", cluster, host, last, ctx.Err())
+			return fmt.Errorf("envoy: cluster %s host %s: health flags %q: %w; the end of its output:\n%s",
+				cluster, host, last, ctx.Err(), e.Tail(40))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
