@@ -9,6 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // The files the local stack runs, relative to the repository root: the
@@ -115,8 +119,8 @@ type Options struct {
 	// set (already rewritten for Addrs).
 	EnvoyConfig, AuthzConfig []byte
 	// NoWait starts actions-authz and Envoy without waiting for
-	// actions-authz to be ready (its issuers' keys fetched) and for Envoy to
-	// see it healthy.
+	// actions-authz to be ready (its issuers' keys fetched: /readyz, then
+	// its gRPC health, asked in plaintext) and for Envoy to see it healthy.
 	NoWait bool
 	// Echo, when not nil, gets a copy of every process's output.
 	Echo io.Writer
@@ -177,6 +181,15 @@ func StartStack(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := s.ActionsAuthz.WaitHTTP(wait, "http://"+o.Addrs.HTTP+probe, http.StatusOK, nil); err != nil {
 		return nil, err
 	}
+	if !o.NoWait {
+		// /readyz is computed when asked, the gRPC health status Envoy
+		// checks is updated every 250ms. An Envoy started in between finds
+		// actions-authz NOT_SERVING, and one that has had no traffic checks
+		// again only after no_traffic_interval (60s by default).
+		if err := waitGRPCServing(wait, o.Addrs.GRPC); err != nil {
+			return nil, err
+		}
+	}
 
 	s.Envoy, err = StartEnvoy(wait, EnvoyOptions{
 		Bin: o.Envoy, Config: envoyConfig, Admin: o.Addrs.Admin, Dir: o.Dir,
@@ -191,6 +204,30 @@ func StartStack(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 	return s, nil
+}
+
+// waitGRPCServing waits until the gRPC health service at addr (plaintext)
+// answers SERVING for the whole server, as Envoy's grpc_health_check asks.
+func waitGRPCServing(ctx context.Context, addr string) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := healthpb.NewHealthClient(conn)
+	var last string
+	for {
+		resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return nil
+		}
+		last = fmt.Sprint(resp.GetStatus(), " ", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("actions-authz %s: gRPC health %s: %w", addr, last, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // StartActionsAuthz runs bin serve --dev with the configuration config
