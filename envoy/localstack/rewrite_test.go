@@ -31,8 +31,8 @@ cluster:
   endpoint: {address: {socket_address: {address: actions-authz, port_value: 9000}}}
 `,
 			want: map[string]any{
-				"listener.address.socket_address.address":    "127.0.0.1",
-				"listener.address.socket_address.port_value": 18080,
+				"listener.address.socket_address.address":            "127.0.0.1",
+				"listener.address.socket_address.port_value":         18080,
 				"cluster.endpoint.address.socket_address.address":    "127.0.0.1",
 				"cluster.endpoint.address.socket_address.port_value": 19000,
 			},
