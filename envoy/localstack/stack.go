@@ -116,8 +116,8 @@ type Options struct {
 	// set (already rewritten for Addrs).
 	EnvoyConfig, AuthzConfig []byte
 	// NoWait starts actions-authz and Envoy without waiting for
-	// actions-authz to be ready (its issuers' keys fetched) and for Envoy to
-	// see it healthy.
+	// actions-authz to be ready (its issuers' keys fetched: /readyz, then
+	// its gRPC health, asked in plaintext) and for Envoy to see it healthy.
 	NoWait bool
 	// Echo, when not nil, gets a copy of every process's output.
 	Echo io.Writer
@@ -183,7 +183,6 @@ func StartStack(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := s.ActionsAuthz.WaitHTTP(wait, "http://"+o.Addrs.HTTP+probe, http.StatusOK, nil); err != nil {
 		return nil, err
 	}
-
 	s.Envoy, err = StartEnvoy(wait, EnvoyOptions{
 		Bin: o.Envoy, Config: envoyConfig, Admin: o.Addrs.Admin, Dir: o.Dir,
 		Lifetime: o.Lifetime, Echo: o.Echo, LogLevel: o.EnvoyLogLevel,

@@ -1,0 +1,524 @@
+package localstack_test
+
+// Envoy's own check, envoy --mode validate, of every Envoy configuration in
+// the repository: each is built as Envoy 1.40 would build it (typed configs,
+// clusters, listeners, TLS contexts, references between them) without
+// serving. This is in addition to the go-control-plane checks of
+// envoy/config_test.go, envoy/readme_test.go and
+// examples/kubernetes/manifests_test.go, which know our rules; this one
+// knows Envoy's.
+//
+// Validate mode neither binds the listeners nor resolves the STRICT_DNS
+// host names (actions-authz, private-service, *.svc.cluster.local), so the
+// files are validated with their addresses as shipped. It does read the
+// files a configuration names: the mTLS example's certificates are
+// generated here.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/big"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/actions-authz/actions-authz/envoy/localstack"
+)
+
+// envoyConfig is one Envoy configuration of the repository, as a bootstrap
+// Envoy can validate.
+type envoyConfig struct {
+	name string
+	// files are the repository files (slash-separated, from the root) whose
+	// Envoy configuration this case validates.
+	files []string
+	// bootstrap returns the path of the bootstrap to validate; dir is the
+	// test's own temporary directory.
+	bootstrap func(t *testing.T, dir string) string
+}
+
+func shippedConfigs() []envoyConfig {
+	return []envoyConfig{
+		{
+			name:  "envoy.yaml",
+			files: []string{"envoy/envoy.yaml"},
+			bootstrap: func(t *testing.T, _ string) string {
+				return filepath.Join(root, "envoy/envoy.yaml")
+			},
+		},
+		{
+			name:      "mTLS cluster in envoy.yaml",
+			files:     []string{"examples/envoy-mtls.yaml"},
+			bootstrap: mtlsBootstrap,
+		},
+		{
+			name:  "forward-auth envoy-http.yaml",
+			files: []string{"examples/forward-auth/envoy-http.yaml"},
+			bootstrap: func(t *testing.T, _ string) string {
+				return filepath.Join(root, "examples/forward-auth/envoy-http.yaml")
+			},
+		},
+		{
+			name:      "kubernetes envoy-configmap.yaml",
+			files:     []string{"examples/kubernetes/envoy-configmap.yaml"},
+			bootstrap: kubernetesBootstrap,
+		},
+		{
+			name:      "README snippets",
+			files:     []string{"README.md"},
+			bootstrap: readmeBootstrap,
+		},
+	}
+}
+
+func TestEnvoyValidatesShippedConfigs(t *testing.T) {
+	t.Parallel()
+	bin := requireEnvoy(t)
+	configs := shippedConfigs()
+
+	// Every Envoy configuration in the repository has a case: a new file
+	// cannot escape validation.
+	covered := map[string]bool{}
+	for _, c := range configs {
+		for _, f := range c.files {
+			covered[f] = true
+		}
+	}
+	found := findEnvoyConfigFiles(t)
+	for _, f := range found {
+		if !covered[f] {
+			t.Errorf("%s holds Envoy configuration that no case of TestEnvoyValidatesShippedConfigs validates: add one", f)
+		}
+	}
+	if !slices.Contains(found, "envoy/envoy.yaml") {
+		t.Fatalf("found Envoy configuration in %q, without envoy/envoy.yaml: the search is broken", found)
+	}
+
+	for _, c := range configs {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			config := c.bootstrap(t, t.TempDir())
+			if err := localstack.Validate(context.Background(), bin, config); err != nil {
+				t.Errorf("%s: %v", strings.Join(c.files, ", "), err)
+			}
+		})
+	}
+}
+
+// The validation catches what Envoy refuses: copies of envoy/envoy.yaml
+// broken one way each fail, and the error carries Envoy's own words. One
+// mistake Envoy 1.40 accepts is kept here on purpose: an ext_authz filter
+// whose envoy_grpc cluster_name names no cluster validates, and a running
+// Envoy starts with it and answers every request 503 (UAEX). Only the
+// cross-check of envoy/config_test.go ("ext_authz names a missing cluster")
+// refuses it; this case says so, and tells us if a later Envoy starts to.
+func TestEnvoyValidateRefusesBrokenConfigs(t *testing.T) {
+	t.Parallel()
+	bin := requireEnvoy(t)
+	for _, c := range []struct {
+		name   string
+		mutate func(t *testing.T, doc map[string]any)
+		// wantErr is in Envoy's output; "" when Envoy accepts the copy.
+		wantErr string
+	}{
+		{
+			name: "unknown field in the ext_authz filter",
+			mutate: func(t *testing.T, doc map[string]any) {
+				httpFilterConfig(t, doc, "envoy.filters.http.ext_authz")["failure_mode_alow"] = false
+			},
+			wantErr: `failure_mode_alow`,
+		},
+		{
+			name: "route to a missing cluster",
+			mutate: func(t *testing.T, doc map[string]any) {
+				for _, r := range routes(t, doc) {
+					r.(map[string]any)["route"].(map[string]any)["cluster"] = "private_servic"
+				}
+			},
+			wantErr: `route: unknown cluster 'private_servic'`,
+		},
+		{
+			name: "ext_authz names a missing cluster (Envoy accepts it)",
+			mutate: func(t *testing.T, doc map[string]any) {
+				filter := httpFilterConfig(t, doc, "envoy.filters.http.ext_authz")
+				filter["grpc_service"].(map[string]any)["envoy_grpc"] = map[string]any{"cluster_name": "no_such_cluster"}
+			},
+			wantErr: "",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			doc := loadYAML(t, "envoy/envoy.yaml")
+			c.mutate(t, doc)
+			err := localstack.Validate(context.Background(), bin, writeYAML(t, t.TempDir(), "broken.yaml", doc))
+			switch {
+			case c.wantErr == "" && err != nil:
+				t.Fatalf("Envoy now refuses the copy: update this case and the comment above\n%v", err)
+			case c.wantErr == "":
+			case err == nil:
+				t.Fatal("Envoy validated the broken copy")
+			case !strings.Contains(err.Error(), c.wantErr):
+				t.Errorf("the error does not carry Envoy's %q:\n%v", c.wantErr, err)
+			}
+		})
+	}
+}
+
+// findEnvoyConfigFiles returns the YAML files of the repository that hold
+// Envoy configuration: a document with static_resources (a bootstrap), a
+// ConfigMap whose data holds one, or anything naming an Envoy type
+// (type.googleapis.com/envoy.…, as a lone cluster does). Hidden folders
+// (but .github), testdata and node_modules are left out, as in
+// envoy/config_test.go.
+func findEnvoyConfigFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); p != root && (strings.HasPrefix(name, ".") && name != ".github" || name == "testdata" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(data, []byte("type.googleapis.com/envoy.")) || holdsBootstrap(data) {
+			rel, err := filepath.Rel(root, p)
+			if err != nil {
+				return err
+			}
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// holdsBootstrap reports whether a YAML stream has a document with
+// static_resources at its top, or a ConfigMap with such a data value.
+func holdsBootstrap(data []byte) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc map[string]any
+		err := dec.Decode(&doc)
+		if err == io.EOF {
+			return false
+		}
+		if err != nil {
+			return false // not YAML mappings: not Envoy's
+		}
+		if _, ok := doc["static_resources"]; ok {
+			return true
+		}
+		if doc["kind"] == "ConfigMap" {
+			values, _ := doc["data"].(map[string]any)
+			for _, v := range values {
+				s, _ := v.(string)
+				var inner map[string]any
+				if yaml.Unmarshal([]byte(s), &inner) == nil && inner["static_resources"] != nil {
+					return true
+				}
+			}
+		}
+	}
+}
+
+// mtlsBootstrap is envoy/envoy.yaml with its actions_authz cluster replaced
+// by examples/envoy-mtls.yaml, as that file tells users to do. Envoy's
+// validation loads the certificate files, which exist only in a deployment
+// (/etc/envoy/tls/...): the test generates a throwaway CA and client
+// certificate in dir and points the cluster's filenames at them.
+func mtlsBootstrap(t *testing.T, dir string) string {
+	cluster := loadYAML(t, "examples/envoy-mtls.yaml")
+	tlsFiles := writeTLSFiles(t, dir)
+	var rewrite func(v any)
+	rewrite = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && k == "filename" {
+					local, ok := tlsFiles[path.Base(s)]
+					if !ok {
+						t.Fatalf("examples/envoy-mtls.yaml names %s; the test generates only %v", s, tlsFiles)
+					}
+					v[k] = local
+					continue
+				}
+				rewrite(x)
+			}
+		case []any:
+			for _, x := range v {
+				rewrite(x)
+			}
+		}
+	}
+	rewrite(cluster)
+
+	doc := loadYAML(t, "envoy/envoy.yaml")
+	clusters := doc["static_resources"].(map[string]any)["clusters"].([]any)
+	replaced := false
+	for i, c := range clusters {
+		if c.(map[string]any)["name"] == cluster["name"] {
+			clusters[i], replaced = cluster, true
+		}
+	}
+	if !replaced {
+		t.Fatalf("envoy/envoy.yaml has no cluster %v for examples/envoy-mtls.yaml to replace", cluster["name"])
+	}
+	return writeYAML(t, dir, "envoy-mtls.yaml", doc)
+}
+
+// writeTLSFiles writes the files examples/envoy-mtls.yaml names, by base
+// name: a CA (standing for actions-authz's) and Envoy's client certificate
+// and key, which it signs.
+func writeTLSFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "envoy"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, caTmpl, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for name, block := range map[string]*pem.Block{
+		"actions-authz-ca.crt": {Type: "CERTIFICATE", Bytes: caDER},
+		"envoy.crt":            {Type: "CERTIFICATE", Bytes: leafDER},
+		"envoy.key":            {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		files[name] = filepath.Join(dir, name)
+		if err := os.WriteFile(files[name], pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+// kubernetesBootstrap is the envoy.yaml value of the envoy-config ConfigMap.
+func kubernetesBootstrap(t *testing.T, dir string) string {
+	const file = "examples/kubernetes/envoy-configmap.yaml"
+	cm := loadYAML(t, file)
+	data, _ := cm["data"].(map[string]any)
+	boot, ok := data["envoy.yaml"].(string)
+	if cm["kind"] != "ConfigMap" || !ok {
+		t.Fatalf("%s: want a ConfigMap with data envoy.yaml", file)
+	}
+	config := filepath.Join(dir, "envoy.yaml")
+	if err := os.WriteFile(config, []byte(boot), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return config
+}
+
+// Snippet types the README marks with <!-- envoy: TYPE -->.
+const (
+	readmeFilter  = "envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter"
+	readmeCluster = "envoy.config.cluster.v3.Cluster"
+	readmeRoute   = "envoy.config.route.v3.Route"
+)
+
+// readmeBootstrap assembles the README's three snippets into one bootstrap:
+// a listener whose HTTP connection manager runs the README's filter then the
+// router, with a route configuration holding the README's route; the
+// README's cluster; and a STATIC cluster on 127.0.0.1 for each cluster the
+// route names (deploy_api), which stands for the user's own service.
+func readmeBootstrap(t *testing.T, dir string) string {
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snippets := map[string]map[string]any{}
+	re := regexp.MustCompile("(?s)<!-- envoy: ([A-Za-z0-9_.]+) -->\\s*```yaml\n(.*?)```")
+	for _, m := range re.FindAllSubmatch(readme, -1) {
+		kind := string(m[1])
+		if kind != readmeFilter && kind != readmeCluster && kind != readmeRoute || snippets[kind] != nil {
+			t.Fatalf("README.md: a snippet of type %s that the assembled bootstrap has no place for", kind)
+		}
+		var v map[string]any
+		if err := yaml.Unmarshal(m[2], &v); err != nil {
+			t.Fatalf("README.md snippet %s: %v", kind, err)
+		}
+		snippets[kind] = v
+	}
+	for _, kind := range []string{readmeFilter, readmeCluster, readmeRoute} {
+		if snippets[kind] == nil {
+			t.Fatalf("README.md has no <!-- envoy: %s --> snippet", kind)
+		}
+	}
+
+	route := snippets[readmeRoute]
+	upstream, _ := route["route"].(map[string]any)["cluster"].(string)
+	if upstream == "" {
+		t.Fatal("README.md: the route snippet names no cluster")
+	}
+	doc := map[string]any{
+		"static_resources": map[string]any{
+			"listeners": []any{map[string]any{
+				"name":    "ingress",
+				"address": socketAddress("127.0.0.1", 8080),
+				"filter_chains": []any{map[string]any{
+					"filters": []any{map[string]any{
+						"name": "envoy.filters.network.http_connection_manager",
+						"typed_config": map[string]any{
+							"@type":       "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+							"stat_prefix": "ingress",
+							"route_config": map[string]any{
+								"name": "local",
+								"virtual_hosts": []any{map[string]any{
+									"name":    "local",
+									"domains": []any{"*"},
+									"routes":  []any{route},
+								}},
+							},
+							"http_filters": []any{
+								snippets[readmeFilter],
+								map[string]any{
+									"name": "envoy.filters.http.router",
+									"typed_config": map[string]any{
+										"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+									},
+								},
+							},
+						},
+					}},
+				}},
+			}},
+			"clusters": []any{
+				snippets[readmeCluster],
+				map[string]any{
+					"name":            upstream,
+					"type":            "STATIC",
+					"connect_timeout": "1s",
+					"load_assignment": map[string]any{
+						"cluster_name": upstream,
+						"endpoints": []any{map[string]any{
+							"lb_endpoints": []any{map[string]any{
+								"endpoint": map[string]any{"address": socketAddress("127.0.0.1", 8081)},
+							}},
+						}},
+					},
+				},
+			},
+		},
+	}
+	return writeYAML(t, dir, "readme.yaml", doc)
+}
+
+func socketAddress(host string, port int) map[string]any {
+	return map[string]any{"socket_address": map[string]any{"address": host, "port_value": port}}
+}
+
+// httpFilterConfig returns the typed_config of the http filter called name
+// in the first listener's HTTP connection manager.
+func httpFilterConfig(t *testing.T, doc map[string]any, name string) map[string]any {
+	t.Helper()
+	for _, f := range httpConnectionManager(t, doc)["http_filters"].([]any) {
+		if f := f.(map[string]any); f["name"] == name {
+			return f["typed_config"].(map[string]any)
+		}
+	}
+	t.Fatalf("no http filter %s", name)
+	return nil
+}
+
+// routes returns the routes of the first listener's route configuration.
+func routes(t *testing.T, doc map[string]any) []any {
+	t.Helper()
+	hcm := httpConnectionManager(t, doc)
+	vhost := hcm["route_config"].(map[string]any)["virtual_hosts"].([]any)[0].(map[string]any)
+	return vhost["routes"].([]any)
+}
+
+// httpConnectionManager returns the typed_config of the first listener's
+// first network filter.
+func httpConnectionManager(t *testing.T, doc map[string]any) map[string]any {
+	t.Helper()
+	listener := doc["static_resources"].(map[string]any)["listeners"].([]any)[0].(map[string]any)
+	chain := listener["filter_chains"].([]any)[0].(map[string]any)
+	return chain["filters"].([]any)[0].(map[string]any)["typed_config"].(map[string]any)
+}
+
+// loadYAML reads a repository file holding one YAML mapping.
+func loadYAML(t *testing.T, rel string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	return doc
+}
+
+// writeYAML writes doc into dir and returns the file's path.
+func writeYAML(t *testing.T, dir, name string, doc map[string]any) string {
+	t.Helper()
+	data, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(fmt.Errorf("%s: %w", name, err))
+	}
+	return p
+}
