@@ -58,7 +58,9 @@ func NewServer(opts Options) *Server {
 }
 
 // Check answers one ext_authz request, within the caller's deadline or the
-// server's Timeout, whichever comes first.
+// server's Timeout, whichever comes first. A request whose headers do not
+// fit authz's bounds (authz.HeadersFit) is refused with 431 before they are
+// read into an authz.Request.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := time.Now()
 	httpReq := req.GetAttributes().GetRequest().GetHttp()
@@ -72,13 +74,51 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		ctx, cancel = context.WithDeadline(ctx, start.Add(s.timeout))
 		defer cancel()
 	}
-	r := RequestFrom(req)
-	d := s.authorizer.Authorize(ctx, r)
+	var (
+		r authz.Request
+		d authz.Decision
+	)
+	if headersFit(httpReq) {
+		r = RequestFrom(req)
+		d = s.authorizer.Authorize(ctx, r)
+	} else {
+		r = authz.Request{Method: httpReq.GetMethod(), Host: httpReq.GetHost(), Path: httpReq.GetPath()}
+		d = authz.HeadersTooLarge()
+	}
 	resp := Response(&d)
 	if s.observe != nil {
 		s.observe(ctx, &r, &d, time.Since(start))
 	}
 	return resp, nil
+}
+
+// headersFit reports whether the headers RequestFrom reads (header_map when
+// Envoy sends raw headers, else the map) are within authz.MaxHeaders and
+// authz.MaxHeaderBytes, counting each header_map entry and the length of its
+// name and value.
+func headersFit(h *authv3.AttributeContext_HttpRequest) bool {
+	size := 0
+	if raw := h.GetHeaderMap().GetHeaders(); len(raw) > 0 {
+		if len(raw) > authz.MaxHeaders {
+			return false
+		}
+		for _, hv := range raw {
+			v := len(hv.GetRawValue())
+			if v == 0 {
+				v = len(hv.GetValue())
+			}
+			size += len(hv.GetKey()) + v
+		}
+		return authz.HeadersFit(len(raw), size)
+	}
+	headers := h.GetHeaders()
+	if len(headers) > authz.MaxHeaders {
+		return false
+	}
+	for k, v := range headers {
+		size += len(k) + len(v)
+	}
+	return authz.HeadersFit(len(headers), size)
 }
 
 // mapHint is the most headers RequestFrom sizes its map for up front: more
