@@ -43,8 +43,11 @@ const (
 
 // Header is a header name and value to set on the upstream request.
 type Header struct {
-	Name  string
-	Value string // may be "": the claim is absent
+	Name string
+	// Value is the claim, percent-encoded where it holds a byte that is
+	// not visible ASCII or a space, or a '%'; it may be "": the claim is
+	// absent.
+	Value string
 }
 
 // Decision is the answer to one request. A deny is a value, not an error.

@@ -251,12 +251,12 @@ func (e *Engine) decide(p *policy, c *claims.Claims, headers map[string]string) 
 	return d
 }
 
-// headers returns the identity headers to set and the request headers to
-// remove on an allowed request.
+// headers returns the identity headers to set, their values as headerValue
+// writes them, and the request headers to remove on an allowed request.
 func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []string) {
 	set := make([]Header, len(e.upstream))
 	for i, u := range e.upstream {
-		set[i] = Header{Name: u.name, Value: c.Value(u.field)}
+		set[i] = Header{Name: u.name, Value: headerValue(c.Value(u.field))}
 	}
 	// Counted first, so that remove is allocated once at its size.
 	n := 0
