@@ -187,7 +187,7 @@ func RequestFrom(req *authv3.CheckRequest) authz.Request {
 // each one's values are joined once, at the end, into a string of its exact
 // size. Joining them as they come (prev + "," + v) copies the earlier values
 // again for every copy: time and memory quadratic in the number of copies,
-// a quarter of a second and a gigabyte for the 30,000 copies of one header
+// a third of a second and a gigabyte for the 30,000 copies of one header
 // that a 256 KiB CheckRequest can hold.
 type repeats struct {
 	lists map[string]valueList // by header name
