@@ -91,7 +91,14 @@ func (a *Authorizer) Verifier() TokenVerifier { return a.current.Load().verifier
 // claims.Reason), and one whose issuer has no usable keys is Unavailable.
 // Otherwise the verified claims go to the policy as in Engine.Decide. Every
 // decision about a token carries its TokenHash, for logs.
+//
+// Front doors refuse a request whose headers do not fit (HeadersFit) before
+// they build r; a Request with more than MaxHeaders header names, however
+// it was built, is refused here as well, with HeadersTooLarge.
 func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
+	if len(r.Headers) > MaxHeaders {
+		return HeadersTooLarge()
+	}
 	st := a.current.Load()
 	e := st.engine
 	p, reason, pathErr := e.route(&r)

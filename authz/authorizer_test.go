@@ -79,6 +79,10 @@ func TestAuthorize(t *testing.T) {
 			outline{Outcome: Deny, Reason: ReasonNoPolicy, Rule: -1, Description: "no policy for this route"}, ""},
 		{"unknown policy", Request{Policy: "gone", Headers: map[string]string{"authorization": "Bearer good.token.x"}},
 			outline{Outcome: Deny, Reason: ReasonUnknownPolicy, Detail: "gone", Rule: -1, Description: "no policy for this route"}, ""},
+		{"more header names than MaxHeaders: the token is not even verified", with(spoofed(MaxHeaders)),
+			outlineOf(HeadersTooLarge()), ""},
+		{"MaxHeaders header names", with(spoofed(MaxHeaders - 2)),
+			outline{Outcome: Unauthenticated, Reason: ReasonInvalidToken, Policy: "deploy", Rule: -1, Description: "the token is not valid"}, "x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

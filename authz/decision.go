@@ -20,6 +20,7 @@ const (
 	Allow                          // the request goes upstream with the identity headers
 	Unauthenticated                // 401: no usable token, or a token that fails verification
 	Unavailable                    // 503: the token's issuer has no usable keys
+	TooLarge                       // 431: more headers, or header bytes, than a front door reads (HeadersFit)
 )
 
 // Reason is a short fixed identifier of why a decision was made, fit for a
@@ -43,8 +44,11 @@ const (
 
 // Header is a header name and value to set on the upstream request.
 type Header struct {
-	Name  string
-	Value string // may be "": the claim is absent
+	Name string
+	// Value is the claim, percent-encoded where it holds a byte that is
+	// not visible ASCII or a space, or a '%'; it may be "": the claim is
+	// absent.
+	Value string
 }
 
 // Decision is the answer to one request. A deny is a value, not an error.
@@ -157,7 +161,8 @@ const RetryAfterSeconds = 5
 
 // HTTPStatus returns the HTTP status a front door answers with: 200 for
 // Allow (the upstream's status in a proxy), 401 for Unauthenticated, 403 for
-// Deny and 503 for Unavailable. An unknown Outcome is 403: fail closed.
+// Deny, 503 for Unavailable and 431 for TooLarge. An unknown Outcome is 403:
+// fail closed.
 func (o Outcome) HTTPStatus() int {
 	switch o {
 	case Allow:
@@ -166,12 +171,14 @@ func (o Outcome) HTTPStatus() int {
 		return http.StatusUnauthorized
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case TooLarge:
+		return http.StatusRequestHeaderFieldsTooLarge
 	}
 	return http.StatusForbidden
 }
 
-// String returns "allow", "deny", "unauthenticated" or "unavailable", fit
-// for a log field or a metric label.
+// String returns "allow", "deny", "unauthenticated", "unavailable" or
+// "too_large", fit for a log field or a metric label.
 func (o Outcome) String() string {
 	switch o {
 	case Deny:
@@ -182,6 +189,8 @@ func (o Outcome) String() string {
 		return "unauthenticated"
 	case Unavailable:
 		return "unavailable"
+	case TooLarge:
+		return "too_large"
 	}
 	return "invalid"
 }
@@ -237,10 +246,10 @@ func writeQuoted(b *strings.Builder, s string) {
 }
 
 // ErrorCode returns the OAuth-style error code of a refusal, as the JSON
-// body carries it: "invalid_request" for a missing or unusable token,
-// "invalid_token" for one that fails verification or has the wrong
-// audience, "access_denied" for a 403 and "temporarily_unavailable" for a
-// 503. It returns "" for Allow.
+// body carries it: "invalid_request" for a missing or unusable token and for
+// headers over the bounds (431), "invalid_token" for a token that fails
+// verification or has the wrong audience, "access_denied" for a 403 and
+// "temporarily_unavailable" for a 503. It returns "" for Allow.
 func (d *Decision) ErrorCode() string {
 	switch d.Outcome {
 	case Allow:
@@ -252,6 +261,8 @@ func (d *Decision) ErrorCode() string {
 		return "invalid_request"
 	case Unavailable:
 		return "temporarily_unavailable"
+	case TooLarge:
+		return "invalid_request"
 	}
 	return "access_denied"
 }

@@ -20,6 +20,7 @@ func TestOutcome(t *testing.T) {
 		{Deny, 403, "deny"},
 		{Unauthenticated, 401, "unauthenticated"},
 		{Unavailable, 503, "unavailable"},
+		{TooLarge, 431, "too_large"},
 		{Outcome(42), 403, "invalid"},
 	}
 	for _, tt := range tests {
@@ -83,6 +84,11 @@ func TestResponses(t *testing.T) {
 			name: "unavailable",
 			d:    Decision{Outcome: Unavailable, Reason: ReasonKeysUnavailable, Description: "keys unavailable", Policy: "deploy"},
 			body: `{"error":"temporarily_unavailable","error_description":"keys unavailable","policy":"deploy"}`,
+		},
+		{
+			name: "headers too large",
+			d:    HeadersTooLarge(),
+			body: `{"error":"invalid_request","error_description":"the request has more than 1000 header fields or more than 128 KiB of them"}`,
 		},
 	}
 	for _, tt := range tests {

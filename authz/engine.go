@@ -300,31 +300,55 @@ func (e *Engine) decide(p *policy, c *claims.Claims, headers map[string]string) 
 	return d
 }
 
-// headers returns the identity headers to set and the request headers to
-// remove on an allowed request.
+// headers returns the identity headers to set, their values as headerValue
+// writes them, and the request headers to remove on an allowed request.
 func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []string) {
 	set := make([]Header, len(e.upstream))
 	for i, u := range e.upstream {
-		set[i] = Header{Name: u.name, Value: c.Value(u.field)}
+		set[i] = Header{Name: u.name, Value: headerValue(c.Value(u.field))}
 	}
-	var remove []string
+	// Counted first, so that remove is allocated once at its size.
+	n := 0
+	if e.removeToken {
+		n++
+	}
+	for name := range in {
+		if e.hasPrefix(name) {
+			n++
+		}
+	}
+	if n == 0 {
+		return set, nil
+	}
+	remove := make([]string, 0, n)
 	if e.removeToken {
 		remove = append(remove, e.tokenHeader)
 	}
 	for name := range in {
-		if len(name) < len(e.prefix) || !strings.EqualFold(name[:len(e.prefix)], e.prefix) {
+		if !e.hasPrefix(name) {
 			continue
 		}
-		// ToLower allocates only for a name that is not lower-case already;
-		// remove may hold the token header already.
+		// ToLower allocates only for a name that is not lower-case already.
 		name = strings.ToLower(name)
-		if _, ok := e.setNames[name]; ok || slices.Contains(remove, name) {
-			continue
+		if _, ok := e.setNames[name]; !ok {
+			remove = append(remove, name)
 		}
-		remove = append(remove, name)
 	}
+	// Sorted, a name listed twice (the token header, when it has the
+	// prefix, or one name in two cases) is next to itself: dropping it
+	// there keeps the whole in n log n, where looking each name up in the
+	// list was quadratic in the number of spoofed headers.
 	slices.Sort(remove)
+	if remove = slices.Compact(remove); len(remove) == 0 {
+		return set, nil
+	}
 	return set, remove
+}
+
+// hasPrefix reports whether the header name starts with the identity
+// header prefix, in any case.
+func (e *Engine) hasPrefix(name string) bool {
+	return len(name) >= len(e.prefix) && strings.EqualFold(name[:len(e.prefix)], e.prefix)
 }
 
 // TokenHeader returns the lower-case name of the header that carries the

@@ -86,6 +86,8 @@ func denyResponse(d *authz.Decision) *authv3.CheckResponse {
 	case authz.Unavailable:
 		code = codes.Unavailable
 		headers = append(headers, overwrite("retry-after", retryAfter))
+	case authz.TooLarge:
+		code = codes.InvalidArgument
 	}
 	httpCode := typev3.StatusCode(d.Outcome.HTTPStatus())
 	return &authv3.CheckResponse{

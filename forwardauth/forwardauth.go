@@ -18,7 +18,13 @@
 //     without a host matches no policy that lists hosts. Allow is 200 with
 //     every configured identity header, an absent claim as an empty header;
 //     a refusal is 401 with WWW-Authenticate, 403, or 503 with Retry-After,
-//     and nothing else, because nginx turns any other status into a 500.
+//     and nothing else, because nginx turns any other status into a 500
+//     (but for the 431 below, which nginx's own header limits, far lower,
+//     keep from happening).
+//
+// In both modes, a request with more headers than the gRPC door reads
+// (authz.HeadersFit) is refused with 431 and a JSON body, as it is there,
+// before its headers are read into an authz.Request.
 //
 // The policy is chosen as on the gRPC path: by its match section, or by name
 // in forward-auth mode with VerifyPath + "/" + name, a path that only the
@@ -54,9 +60,11 @@ const (
 )
 
 // MaxHeaderBytes bounds the request headers the server returned by NewServer
-// reads. A forward-auth proxy sends every header of the client's request,
-// the token among them (at most token.max_bytes, 8 KiB by default).
-const MaxHeaderBytes = 64 << 10
+// reads, request line included; net/http answers a plain 431 beyond it. It
+// leaves room above authz.MaxHeaderBytes, which counts names and values
+// only, so that the Handler refuses a request over the bounds itself, with
+// the JSON body and the metric of the gRPC door.
+const MaxHeaderBytes = authz.MaxHeaderBytes + 32<<10
 
 // Forward-auth request headers that describe the original request. Each
 // value comes from the first name, or else the second; when both are sent
@@ -135,12 +143,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.RequestURI, EnvoyPrefix+"/"):
 		req := authz.Request{
-			Method:  r.Method,
-			Host:    r.Host,
-			Path:    r.RequestURI[len(EnvoyPrefix):],
-			Headers: headerMap(r.Header),
+			Method: r.Method,
+			Host:   r.Host,
+			Path:   r.RequestURI[len(EnvoyPrefix):],
 		}
-		d := h.decide(r.Context(), start, &req, nil)
+		bad := tooLarge(r.Header)
+		if bad == nil {
+			req.Headers = headerMap(r.Header)
+		}
+		d := h.decide(r.Context(), start, &req, bad)
 		if d.Outcome == authz.Allow {
 			writeEnvoyAllow(w, &d)
 			return
@@ -178,12 +189,21 @@ func (h *Handler) decide(ctx context.Context, start time.Time, req *authz.Reques
 
 // forwardedRequest reads the original request a forward-auth proxy
 // describes. The policy name is the path below VerifyPath, if any. When the
-// original method or URI is missing, repeated, or given differently under the
-// two header names, it returns a 403 decision as well: the proxy is
+// headers do not fit authz's bounds, it returns a 431 decision as well. When
+// the original method or URI is missing, repeated, or given differently
+// under the two header names, it returns a 403 decision: the proxy is
 // misconfigured, or a client is trying to pass its own description through.
 // A missing host is left empty, so that no host match can hold.
 func forwardedRequest(r *http.Request) (authz.Request, *authz.Decision) {
-	req := authz.Request{Headers: headerMap(r.Header)}
+	var req authz.Request
+	if bad := tooLarge(r.Header); bad != nil {
+		// For the log line only.
+		req.Method, _ = forwarded(r.Header, methodHeaders)
+		req.Path, _ = forwarded(r.Header, uriHeaders)
+		req.Host, _ = forwarded(r.Header, hostHeaders)
+		return req, bad
+	}
+	req.Headers = headerMap(r.Header)
 	if name, ok := strings.CutPrefix(r.URL.Path, VerifyPath+"/"); ok {
 		req.Policy = name
 		if name == "" {
@@ -227,6 +247,24 @@ func forwarded(h http.Header, names [2]string) (string, bool) {
 // authorize.
 func invalid(description string) *authz.Decision {
 	return &authz.Decision{Outcome: authz.Deny, Reason: authz.ReasonInvalidRequest, Description: description, Rule: -1}
+}
+
+// tooLarge returns the 431 decision when the header fields of h, each value
+// of a repeated header counted, do not fit authz's bounds, and nil when they
+// do.
+func tooLarge(h http.Header) *authz.Decision {
+	n, size := 0, 0
+	for name, values := range h {
+		n += len(values)
+		for _, v := range values {
+			size += len(name) + len(v)
+		}
+		if !authz.HeadersFit(n, size) {
+			d := authz.HeadersTooLarge()
+			return &d
+		}
+	}
+	return nil
 }
 
 // headerMap returns h with lower-case names, repeated headers joined with

@@ -62,7 +62,7 @@ type Metrics struct {
 	decisions    *prometheus.CounterVec // policy, result, reason
 	decided      sync.Map               // decisionLabels -> prometheus.Counter, children of decisions
 	tokenFailure *prometheus.CounterVec // reason (a claims.Reason)
-	duration     [4]prometheus.Observer // by authz.Outcome
+	duration     [5]prometheus.Observer // by authz.Outcome
 	shadowEval   *prometheus.CounterVec // policy
 	shadowDiff   *prometheus.CounterVec // policy, enforced, shadow
 
@@ -93,7 +93,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 
 	m.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: name("decisions_total"),
-		Help: "Decisions by policy (\"\" when no policy applies), result (allow, deny, unauthenticated, unavailable) and reason.",
+		Help: "Decisions by policy (\"\" when no policy applies), result (allow, deny, unauthenticated, unavailable, too_large) and reason.",
 	}, []string{"policy", "result", "reason"})
 	m.tokenFailure = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: name("token_failures_total"),
@@ -104,7 +104,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		Help:    "Time to decide one request, from its arrival at a front door to its decision, by result.",
 		Buckets: CheckBuckets,
 	}, []string{"result"})
-	for _, o := range []authz.Outcome{authz.Deny, authz.Allow, authz.Unauthenticated, authz.Unavailable} {
+	for _, o := range []authz.Outcome{authz.Deny, authz.Allow, authz.Unauthenticated, authz.Unavailable, authz.TooLarge} {
 		m.duration[o] = durations.WithLabelValues(o.String())
 	}
 	m.shadowEval = prometheus.NewCounterVec(prometheus.CounterOpts{

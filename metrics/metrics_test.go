@@ -43,6 +43,8 @@ func TestObserve(t *testing.T) {
 		// A route naming a policy that does not exist: the name is in
 		// Detail and must never become a label.
 		{Outcome: authz.Deny, Reason: authz.ReasonUnknownPolicy, Detail: "made-up-by-a-route", Rule: -1},
+		// Headers over the bounds: refused before any policy is selected.
+		authz.HeadersTooLarge(),
 		// Shadow: agree, then disagree both ways.
 		{Outcome: authz.Allow, Reason: authz.ReasonAllowed, Policy: "trial", Rule: 0, Shadow: authz.ShadowAllow},
 		{Outcome: authz.Allow, Reason: authz.ReasonAllowed, Policy: "trial", Rule: 0, Shadow: authz.ShadowDeny},
@@ -63,6 +65,7 @@ func TestObserve(t *testing.T) {
 		{m.decisions, []string{"deploy", "unauthenticated", "invalid_token"}, 3},
 		{m.decisions, []string{"deploy", "unavailable", "keys_unavailable"}, 1},
 		{m.decisions, []string{"", "deny", "unknown_policy"}, 1},
+		{m.decisions, []string{"", "too_large", "headers_too_large"}, 1},
 		{m.decisions, []string{"trial", "allow", "allowed"}, 2},
 		{m.tokenFailure, []string{"expired"}, 2},
 		{m.tokenFailure, []string{"unknown"}, 1},
@@ -80,8 +83,8 @@ func TestObserve(t *testing.T) {
 			t.Errorf("%v = %v, want %v", tc.labels, got, tc.want)
 		}
 	}
-	if n := testutil.CollectAndCount(m.decisions); n != 8 {
-		t.Errorf("%d decision series, want 8", n)
+	if n := testutil.CollectAndCount(m.decisions); n != 9 {
+		t.Errorf("%d decision series, want 9", n)
 	}
 
 	// The histogram: one observation per decision, split by result.
@@ -91,6 +94,7 @@ func TestObserve(t *testing.T) {
 		`actions_authz_check_duration_seconds_count{result="deny"} 3`,
 		`actions_authz_check_duration_seconds_count{result="unauthenticated"} 3`,
 		`actions_authz_check_duration_seconds_count{result="unavailable"} 1`,
+		`actions_authz_check_duration_seconds_count{result="too_large"} 1`,
 		`actions_authz_check_duration_seconds_bucket{result="allow",le="5e-05"} 0`,
 		`actions_authz_check_duration_seconds_bucket{result="allow",le="0.0001"} 1`,
 		`actions_authz_check_duration_seconds_bucket{result="allow",le="1"} 5`,
