@@ -558,6 +558,7 @@ type shape struct {
 	runnerEnvironment    string
 	workflow             string
 	workflowRef          string
+	extra                Extra // repo_property_* and other claims: a repository's, like the rest of the shape
 }
 
 func newShape(c *Claims) shape {
@@ -586,6 +587,7 @@ func newShape(c *Claims) shape {
 		runnerEnvironment:    c.RunnerEnvironment,
 		workflow:             c.Workflow,
 		workflowRef:          c.WorkflowRef,
+		extra:                c.Extra,
 	}
 	if len(c.Audience) == 1 {
 		s.aud = c.Audience[0]
@@ -628,6 +630,7 @@ func (s *shape) fill(c *Claims, one *[1]string) {
 	c.RunnerEnvironment = s.runnerEnvironment
 	c.Workflow = s.workflow
 	c.WorkflowRef = s.workflowRef
+	c.Extra = s.extra
 }
 
 // ownFields are the string claims that change from token to token (jti) or

@@ -60,6 +60,9 @@ func TestCacheAgreesWithFullVerification(t *testing.T) {
 		{"keys stale past max_stale", long, 3 * time.Hour, true, ReasonKeysUnavailable},
 		{"several audiences", with(good, "aud", []string{"https://other.example", testAudience, ""}), time.Minute, true, ""},
 		{"run claims too long for a record: never cached", with(good, "run_id", strings.Repeat("9", recOwnMax)), 0, false, ""},
+		{"repository custom properties and unknown claims", with(good,
+			"repo_property_team", "platform", "repo_property_regions", "us-east-1,eu-west-1",
+			"future_claim", true, "future_list", []any{"a", 2}), time.Minute, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +88,17 @@ func TestCacheAgreesWithFullVerification(t *testing.T) {
 			}
 			if diff := cmp.Diff(wantC, gotC); diff != "" {
 				t.Errorf("claims with cache differ from full verification (-full +cached):\n%s", diff)
+			}
+			if gotC != nil {
+				for name := range tt.claims {
+					if knownName(name) {
+						continue
+					}
+					want, _ := wantC.Extra.JSON(name)
+					if got, ok := gotC.Extra.JSON(name); !ok || got != want {
+						t.Errorf("cached claim %s = %s (%v), want %s", name, got, ok, want)
+					}
+				}
 			}
 		})
 	}
@@ -461,17 +475,23 @@ func TestShapeRoundTrip(t *testing.T) {
 				n++
 				f.SetString(fmt.Sprint("value-", n))
 			case reflect.Struct:
+				if f.Type() == reflect.TypeFor[Extra]() {
+					continue // set below
+				}
 				setAll(f)
 			}
 		}
 	}
 	setAll(rv)
+	c.Extra = mustExtra(t, map[string]string{"repo_property_team": `"platform,web"`})
 	now := time.Unix(1_750_000_000, 0)
 	c.Audience = jwt.ClaimStrings{"a", "b\x00c"}
 	c.ExpiresAt, c.IssuedAt, c.NotBefore = jwt.NewNumericDate(now.Add(time.Hour)), jwt.NewNumericDate(now), jwt.NewNumericDate(now.Add(-time.Minute))
 	key := &keyID{issuer: &issuerKeys{}}
 	ids := []*keyID{key}
 	key.issuer.ids.Store(&ids)
+	withExtra := c
+	withExtra.Extra = mustExtra(t, map[string]string{"repo_property_team": `"platform"`, "other": `[1,true]`})
 	shared := c // run claims with equal values, as the three SHAs usually are
 	shared.WorkflowSHA, shared.JobWorkflowSHA, shared.RunAttempt, shared.CheckRunID = shared.SHA, shared.SHA, "", ""
 	for _, tc := range []struct {
@@ -480,6 +500,7 @@ func TestShapeRoundTrip(t *testing.T) {
 	}{
 		{c, jwt.ClaimStrings{"a", "b\x00c"}},
 		{c, jwt.ClaimStrings{"only"}},
+		{withExtra, jwt.ClaimStrings{"extra"}},
 		{shared, jwt.ClaimStrings{"", "\x01", strings.Repeat("x", 300)}},
 		{Claims{RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: c.ExpiresAt, IssuedAt: c.IssuedAt}}, jwt.ClaimStrings{"empty"}},
 	} {

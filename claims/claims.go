@@ -10,6 +10,7 @@ package claims
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -49,6 +50,12 @@ type Claims struct {
 	Workflow             string `json:"workflow,omitempty"`
 	WorkflowRef          string `json:"workflow_ref,omitempty"`
 	WorkflowSHA          string `json:"workflow_sha,omitempty"`
+
+	// Extra holds every other claim of the token: repo_property_* claims
+	// (repository custom properties) and claims GitHub adds that have no
+	// field here. Policies may name them; see Extra.Values for how their
+	// JSON values compare.
+	Extra Extra `json:"-"`
 }
 
 // UnmarshalJSON decodes a JSON object of claims, as encoding/json would,
@@ -58,46 +65,80 @@ type Claims struct {
 // a string or an array of strings. An explicit null is the wrong type for
 // each of them (jwt would read it as absent); an absent claim is left to the
 // checks that require it. The registered claims are matched as
-// encoding/json matches them (the last of duplicate keys wins, case is
-// folded), so the type checked is the one of the value decoded.
+// encoding/json matches them (case is folded), and every key that folds to
+// one of them is checked, so the type checked is the one of the value
+// decoded. Every other claim that no field takes is kept in Extra.
 func (c *Claims) UnmarshalJSON(data []byte) error {
 	type plain Claims // without this method
 	if err := json.Unmarshal(data, (*plain)(c)); err != nil {
 		return err
 	}
-	var raw struct {
-		Iss json.RawMessage `json:"iss"`
-		Sub json.RawMessage `json:"sub"`
-		Aud json.RawMessage `json:"aud"`
-		Exp json.RawMessage `json:"exp"`
-		Nbf json.RawMessage `json:"nbf"`
-		Iat json.RawMessage `json:"iat"`
-	}
-	if err := json.Unmarshal(data, &raw); err != nil {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(data, &all); err != nil {
 		return err
 	}
-	for _, f := range []struct {
-		name string
-		v    json.RawMessage
-		ok   func(byte) bool
-		want string
-	}{
-		{"iss", raw.Iss, isJSONString, "string"},
-		{"sub", raw.Sub, isJSONString, "string"},
-		{"aud", raw.Aud, func(b byte) bool { return b == '"' || b == '[' }, "string or an array of strings"},
-		{"exp", raw.Exp, isJSONNumber, "number"},
-		{"nbf", raw.Nbf, isJSONNumber, "number"},
-		{"iat", raw.Iat, isJSONNumber, "number"},
-	} {
-		// encoding/json hands a RawMessage the value without surrounding
-		// whitespace; nil means the claim is absent.
-		if f.v != nil && !f.ok(f.v[0]) {
-			return fmt.Errorf("claim %q must be a JSON %s, not %s", f.name, f.want, jsonKind(f.v[0]))
+	var extra map[string]json.RawMessage
+	for name, v := range all {
+		for _, f := range registeredTypes {
+			// encoding/json hands a RawMessage the value without
+			// surrounding whitespace.
+			if strings.EqualFold(name, f.name) && (len(v) == 0 || !f.ok(v[0])) {
+				kind := "nothing"
+				if len(v) > 0 {
+					kind = jsonKind(v[0])
+				}
+				return fmt.Errorf("claim %q must be a JSON %s, not %s", f.name, f.want, kind)
+			}
 		}
+		if knownName(name) {
+			continue
+		}
+		if extra == nil {
+			extra = make(map[string]json.RawMessage)
+		}
+		extra[name] = v
 	}
 	// Each element of an aud array is a string: jwt.ClaimStrings refused
 	// any other element above.
+	x, err := newExtra(extra)
+	if err != nil {
+		return err
+	}
+	c.Extra = x
 	return nil
+}
+
+// registeredTypes are the JSON types the registered claims must have.
+var registeredTypes = []struct {
+	name string
+	ok   func(byte) bool
+	want string
+}{
+	{"iss", isJSONString, "string"},
+	{"sub", isJSONString, "string"},
+	{"aud", func(b byte) bool { return b == '"' || b == '[' }, "string or an array of strings"},
+	{"exp", isJSONNumber, "number"},
+	{"nbf", isJSONNumber, "number"},
+	{"iat", isJSONNumber, "number"},
+}
+
+// knownName reports whether a field of Claims takes the claim with this
+// name, as encoding/json matches names to fields: exactly, or folding case.
+func knownName(name string) bool {
+	if _, ok := fieldByName[name]; ok || name == "exp" || name == "nbf" || name == "iat" {
+		return true
+	}
+	for _, k := range fieldNames[FieldIssuer:] {
+		if strings.EqualFold(name, k) {
+			return true
+		}
+	}
+	for _, k := range []string{"exp", "nbf", "iat"} {
+		if strings.EqualFold(name, k) {
+			return true
+		}
+	}
+	return false
 }
 
 func isJSONString(b byte) bool { return b == '"' }

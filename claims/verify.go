@@ -335,9 +335,9 @@ var compactBytes = func() (t [256]byte) {
 	return t
 }()
 
-// printable reports whether every claim of c, every audience included, is
-// free of the characters an HTTP header value cannot carry: ASCII control
-// characters other than tab, and DEL.
+// printable reports whether every claim of c, every audience and every value
+// of an Extra claim included, is free of the characters an HTTP header value
+// cannot carry: ASCII control characters other than tab, and DEL.
 func printable(c *Claims) bool {
 	ok := func(s string) bool {
 		for i := 0; i < len(s); i++ {
@@ -355,6 +355,13 @@ func printable(c *Claims) bool {
 	for _, a := range c.Audience {
 		if !ok(a) {
 			return false
+		}
+	}
+	for r := (extraReader{s: c.Extra.enc}); r.next(); {
+		for _, v := range c.Extra.Values(r.name, nil) {
+			if !ok(v) {
+				return false
+			}
 		}
 	}
 	return true
