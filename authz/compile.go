@@ -233,17 +233,21 @@ func (c *compiler) upstream(e *Engine, u *UpstreamConfig, n *yaml.Node) {
 	for i, name := range u.Claims {
 		place := "upstream: claims" + index(i)
 		f, ok := claims.LookupField(name)
-		if !ok {
+		if !ok && !strings.HasPrefix(name, claims.PropertyPrefix) {
 			c.fail(lineOf(item(claimsNode, i), line), place, unknownClaim(name))
 			continue
 		}
-		h := u.HeaderPrefix + strings.ReplaceAll(name, "_", "-")
+		if msg := c.otherClaim(name); !ok && msg != "" {
+			c.fail(lineOf(item(claimsNode, i), line), place, msg)
+			continue
+		}
+		h := strings.ToLower(u.HeaderPrefix + strings.ReplaceAll(name, "_", "-"))
 		if _, dup := e.setNames[h]; dup {
 			c.fail(lineOf(item(claimsNode, i), line), place, "claim "+strconv.Quote(name)+" is listed twice")
 			continue
 		}
 		e.setNames[h] = struct{}{}
-		e.upstream = append(e.upstream, upstreamHeader{name: h, field: f})
+		e.upstream = append(e.upstream, upstreamHeader{name: h, field: f, claim: name})
 	}
 	tokenLine := lineOf(child(child(c.root, "token"), "header"), line)
 	switch {
@@ -260,7 +264,43 @@ func hasKey(m map[string]struct{}, k string) bool {
 }
 
 func unknownClaim(name string) string {
-	return "unknown claim " + strconv.Quote(name) + " (known: " + strings.Join(claims.Names(), ", ") + ")"
+	return "unknown claim " + strconv.Quote(name) + " (known: " + strings.Join(claims.Names(), ", ") + ", repo_property_<name>)"
+}
+
+// maxPropertyName is the longest custom property name GitHub accepts.
+const maxPropertyName = 75
+
+// otherClaim returns what is wrong with the name of a claim that Claims has
+// no field for, or "". A repo_property_* name must be followed by a custom
+// property name: 1 to 75 letters, digits, "_", "-", "$" or "#". Any other
+// name must be non-empty and printable ASCII without spaces.
+func (c *compiler) otherClaim(name string) string {
+	prop, isProp := strings.CutPrefix(name, claims.PropertyPrefix)
+	if !isProp {
+		for i := 0; i < len(name); i++ {
+			if name[i] <= ' ' || name[i] > '~' {
+				return "invalid claim name " + strconv.Quote(name) + ": want printable ASCII without spaces"
+			}
+		}
+		if name == "" {
+			return "empty claim name"
+		}
+		return ""
+	}
+	if prop == "" {
+		return "invalid claim name " + strconv.Quote(name) + ": repo_property_ must be followed by the custom property's name"
+	}
+	if len(prop) > maxPropertyName {
+		return "invalid claim name " + strconv.Quote(name) + ": a custom property name has at most " + strconv.Itoa(maxPropertyName) + " characters"
+	}
+	for i := 0; i < len(prop); i++ {
+		b := prop[i]
+		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("_-$#", b) >= 0 {
+			continue
+		}
+		return "invalid claim name " + strconv.Quote(name) + ": a custom property name holds only letters, digits, _, -, $ and #"
+	}
+	return ""
 }
 
 func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
@@ -359,6 +399,8 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 	}
 	var r rule
 	pinned, pinnedByID, broken := false, false, false
+	properties := false // a condition names a claim without a field: a repo_property_* one, or unknown
+	var unknown []string
 	for _, cc := range rc.Conditions {
 		cline := cc.Line
 		if cline == 0 {
@@ -366,9 +408,18 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 		}
 		f, ok := claims.LookupField(cc.Claim)
 		if !ok {
-			c.fail(cline, place, unknownClaim(cc.Claim))
-			broken = true
-			continue
+			if msg := c.otherClaim(cc.Claim); msg != "" {
+				c.fail(cline, at(place, cc.Claim), msg)
+				broken = true
+				continue
+			}
+			if !strings.HasPrefix(cc.Claim, claims.PropertyPrefix) {
+				unknown = append(unknown, strconv.Quote(cc.Claim))
+				c.warn(cline, at(place, cc.Claim), "unknown claim "+strconv.Quote(cc.Claim)+
+					": not one GitHub documents, so a misspelt name makes a rule that never matches (known: "+
+					strings.Join(claims.Names(), ", ")+", repo_property_<name>)")
+			}
+			properties = true
 		}
 		m, pins, err := compileValue(cc.Value, rulesOf(f))
 		if err != nil {
@@ -379,7 +430,7 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 			broken = true
 			continue
 		}
-		r.conds = append(r.conds, condition{field: f, m: m, text: cc.Value.String()})
+		r.conds = append(r.conds, condition{field: f, name: cc.Claim, m: m, text: cc.Value.String()})
 		if pins {
 			pinned = true
 			pinnedByID = pinnedByID || f != claims.FieldRepository && f != claims.FieldRepositoryOwner
@@ -388,9 +439,17 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 	switch {
 	case anyRepository, broken: // a broken condition may be the one that pins
 	case !pinned:
+		why := ""
+		if properties {
+			why = "; repo_property_* and other claims do not pin it, since whoever owns a repository sets its " +
+				"custom properties and any organisation can give its own repositories the same values"
+		}
+		if len(unknown) > 0 {
+			why += "; is the unknown claim " + strings.Join(unknown, ", ") + " misspelt?"
+		}
 		c.fail(line, place, "does not pin the repository owner: constrain repository_owner_id, repository_id, "+
 			"repository_owner, repository or enterprise_id with a value that cannot match every owner "+
-			"(GitHub signs tokens for every repository with the same keys), or set allow_any_repository: true on the policy")
+			"(GitHub signs tokens for every repository with the same keys), or set allow_any_repository: true on the policy"+why)
 	case !pinnedByID:
 		c.warn(line, place, "pins the owner by name only; names can be deleted and re-registered, prefer repository_owner_id or repository_id")
 	}

@@ -25,7 +25,8 @@ type Engine struct {
 // upstreamHeader is one identity header: <prefix><claim with _ as ->.
 type upstreamHeader struct {
 	name  string
-	field claims.Field
+	field claims.Field // FieldInvalid for a repo_property_* claim, named by claim
+	claim string
 }
 
 type policy struct {
@@ -45,14 +46,30 @@ type rule struct {
 }
 
 type condition struct {
-	field claims.Field
+	field claims.Field // FieldInvalid for a claim Claims has no field for
+	name  string       // the claim name, as written
 	m     matcher
 	text  string // the value as written, for explain
 }
 
+// maxValues bounds the values of one claim that a condition compares
+// without allocating; a claim with more is compared all the same.
+const maxValues = 16
+
 // holds reports whether the condition holds for c. An absent claim never
-// matches, whatever the value (a negation included).
+// matches, whatever the value (a negation included). A claim with several
+// values (the audiences of aud, a repo_property_* multi-select, an array)
+// matches when any of its values does, and a negation holds when none does
+// (see matchSet).
 func (k *condition) holds(c *claims.Claims) bool {
+	switch k.field {
+	case claims.FieldInvalid:
+		var buf [maxValues]string
+		vs := c.Extra.Values(k.name, buf[:0])
+		return len(vs) > 0 && matchSet(k.m, vs)
+	case claims.FieldAudience:
+		return len(c.Audience) > 0 && matchSet(k.m, c.Audience)
+	}
 	v := c.Value(k.field)
 	return v != "" && k.m.match(v)
 }
@@ -305,7 +322,7 @@ func (e *Engine) decide(p *policy, c *claims.Claims, headers map[string]string) 
 func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []string) {
 	set := make([]Header, len(e.upstream))
 	for i, u := range e.upstream {
-		set[i] = Header{Name: u.name, Value: headerValue(c.Value(u.field))}
+		set[i] = Header{Name: u.name, Value: headerValue(u.value(c))}
 	}
 	// Counted first, so that remove is allocated once at its size.
 	n := 0
@@ -343,6 +360,26 @@ func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []st
 		return set, nil
 	}
 	return set, remove
+}
+
+// value returns the claim an identity header carries. A claim without a
+// field of its own (repo_property_*) goes as the token has it when it is a
+// string, GitHub's comma-joined multi-select included; an array goes as its
+// values joined with ",", a boolean or number as its JSON text, anything
+// else as "".
+func (u *upstreamHeader) value(c *claims.Claims) string {
+	if u.field != claims.FieldInvalid {
+		return c.Value(u.field)
+	}
+	var buf [maxValues]string
+	vs := c.Extra.Values(u.claim, buf[:0])
+	if len(vs) == 0 {
+		return ""
+	}
+	if raw, _ := c.Extra.JSON(u.claim); raw[0] == '[' {
+		return strings.Join(vs, ",")
+	}
+	return vs[0] // a string's first value is the whole string
 }
 
 // hasPrefix reports whether the header name starts with the identity

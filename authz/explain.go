@@ -1,8 +1,11 @@
 package authz
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/actions-authz/actions-authz/claims"
 )
 
 // Explanation is a decision with its reasons, for the explain command and
@@ -31,10 +34,18 @@ type RuleTrace struct {
 	Matched bool
 	// The first failing condition, when not Matched: the claim, the value it
 	// must match as written in the file, and the token's value ("" when the
-	// claim is absent, which never matches).
-	Claim     string
-	Condition string
-	Actual    string
+	// claim is absent, which never matches). Actual is the claim's JSON text
+	// when ActualJSON is set: for a claim without a field of its own
+	// (repo_property_* and unknown claims) and for several audiences.
+	Claim      string
+	Condition  string
+	Actual     string
+	ActualJSON bool
+	// Values are the values the condition compared when the claim has
+	// several (the audiences, the options of a multi-select property, the
+	// items of an array): any of them may match, and a negation needs
+	// that none does.
+	Values []string
 }
 
 // Explain decides like Decide and also traces why: how the policy was
@@ -83,11 +94,36 @@ func traceRules(rules []rule, in Input) []RuleTrace {
 			t.Matched = true
 		} else {
 			cond := &r.conds[k]
-			t.Claim, t.Condition, t.Actual = cond.field.String(), cond.text, in.Claims.Value(cond.field)
+			t.Claim, t.Condition = cond.name, cond.text
+			t.Actual, t.ActualJSON, t.Values = actual(cond, in.Claims)
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// actual returns the token's value of the claim of cond, for a trace: the
+// value, or the JSON text for a claim without a field or several audiences,
+// and the values compared when there are several.
+func actual(cond *condition, c *claims.Claims) (string, bool, []string) {
+	switch cond.field {
+	case claims.FieldInvalid:
+		raw, ok := c.Extra.JSON(cond.name)
+		if !ok {
+			return "", false, nil
+		}
+		vs := c.Extra.Values(cond.name, nil)
+		if len(vs) < 2 {
+			vs = nil
+		}
+		return raw, true, vs
+	case claims.FieldAudience:
+		if len(c.Audience) > 1 {
+			raw, _ := json.Marshal([]string(c.Audience)) // strings: cannot fail
+			return string(raw), true, c.Audience
+		}
+	}
+	return c.Value(cond.field), false, nil
 }
 
 func describeRequest(r *Request) string {
@@ -133,7 +169,15 @@ func writeTraces(b *strings.Builder, list string, traces []RuleTrace) {
 		case t.Actual == "":
 			b.WriteString("no: " + t.Claim + " is absent (want " + t.Condition + ")\n")
 		default:
-			b.WriteString("no: " + t.Claim + " is " + strconv.Quote(t.Actual) + " (want " + t.Condition + ")\n")
+			is := strconv.Quote(t.Actual)
+			if t.ActualJSON {
+				is = t.Actual
+			}
+			b.WriteString("no: " + t.Claim + " is " + is)
+			if len(t.Values) > 1 {
+				b.WriteString(", values " + strings.Join(quoteAll(t.Values), ", ") + ": none matches")
+			}
+			b.WriteString(" (want " + t.Condition + ")\n")
 		}
 	}
 }

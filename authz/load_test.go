@@ -23,7 +23,6 @@ func TestLoadConfigInvalid(t *testing.T) {
 	}{
 		{"unknown_key.yaml", []string{":8: ", `policy "deploy" (policies[0]): match: unknown key "hostz"`, "known: hosts,"}},
 		{"unknown_key_top.yaml", []string{":5: ", `unknown key "upstreams"`}},
-		{"unknown_claim.yaml", []string{":10: ", `policy "deploy" (policies[0]): allow[1]: unknown claim "repo"`}},
 		{"empty_allow.yaml", []string{":7: ", `policy "deploy" (policies[0]): allow: empty allow`}},
 		{"invalid_regex.yaml", []string{":10: ", `policy "deploy" (policies[0]): allow[1]: ref: invalid regex "(": missing closing )`}},
 		{"invalid_glob.yaml", []string{":10: ", `policy "deploy" (policies[0]): allow[1]: ref: invalid glob "refs/tags/v[0-9]*"`}},
@@ -52,7 +51,11 @@ func TestLoadConfigInvalid(t *testing.T) {
 		{"unpinned_shadow.yaml", []string{":10: ", `policy "deploy" (policies[0]): shadow[0]: ` + unpinned}},
 		{"empty_shadow.yaml", []string{":9: ", `policy "deploy" (policies[0]): shadow: empty shadow`}},
 		{"invalid_shadow_regex.yaml", []string{":11: ", `policy "deploy" (policies[0]): shadow[0]: ref: invalid regex "refs/(heads"`}},
-		{"unknown_shadow_claim.yaml", []string{":11: ", `policy "deploy" (policies[0]): shadow[0]: unknown claim "branch"`}},
+		{"property_name_empty.yaml", []string{":9: ", `policy "deploy" (policies[0]): allow[0]: repo_property_: invalid claim name "repo_property_": repo_property_ must be followed by the custom property's name`}},
+		{"property_name_invalid.yaml", []string{":9: ", `allow[0]: repo_property_team name: invalid claim name "repo_property_team name": a custom property name holds only letters, digits, _, -, $ and #`}},
+		{"property_name_long.yaml", []string{":9: ", `a custom property name has at most 75 characters`}},
+		{"property_upstream_name.yaml", []string{":6: ", `upstream: claims[1]: invalid claim name "repo_property_"`}},
+		{"unpinned_property.yaml", []string{":9: ", `policy "deploy" (policies[0]): allow[0]: ` + unpinned, "repo_property_* and other claims do not pin it"}},
 		{"several_value_keys.yaml", []string{":10: ", `policy "deploy" (policies[0]): allow[1]: ref: a mapping value must have exactly one key`, "(regex, not)"}},
 	}
 	seen := map[string]bool{"multiple_errors.yaml": true}
@@ -267,6 +270,9 @@ func TestWarnings(t *testing.T) {
 		{"allow_any_repository.yaml", []string{`line 7: policy "public-cache" (policies[0]): allow_any_repository: true`}},
 		{"valid.yaml", []string{`line 32: policy "audit" (policies[2]): mode: dry_run`}},
 		{"loopback.yaml", nil},
+		{"unknown_claim.yaml", []string{`line 10: policy "deploy" (policies[0]): allow[1]: repo: unknown claim "repo": not one GitHub documents, so a misspelt name makes a rule that never matches`}},
+		{"unknown_shadow_claim.yaml", []string{`line 11: policy "deploy" (policies[0]): shadow[0]: branch: unknown claim "branch"`}},
+		{"properties.yaml", nil},
 	}
 	for _, tt := range tests {
 		cfg, err := LoadConfig(filepath.Join("testdata", tt.file))
@@ -409,13 +415,22 @@ policies:
 func TestNoFollowOnPinningError(t *testing.T) {
 	for _, rule := range []string{
 		`{repository_owner_id: {regex: "("}}`,
-		`{repository_owner_idd: "1"}`,
 	} {
 		src := "issuers: [{url: https://token.actions.githubusercontent.com}]\naudiences: [svc]\npolicies: [{name: p, allow: [" + rule + "]}]\n"
 		_, err := ParseConfig([]byte(src))
 		if err == nil || strings.Contains(err.Error(), "does not pin") || strings.Count(err.Error(), "\n") != 0 {
 			t.Errorf("rule %s: error\n%v\nwant exactly one problem, not about pinning", rule, err)
 		}
+	}
+}
+
+// TestMisspeltPinningClaim: a misspelt owner claim is an unknown claim,
+// so the rule does not pin the owner; the error names the claim.
+func TestMisspeltPinningClaim(t *testing.T) {
+	src := "issuers: [{url: https://token.actions.githubusercontent.com}]\naudiences: [svc]\npolicies: [{name: p, allow: [{repository_owner_idd: \"1\"}]}]\n"
+	_, err := ParseConfig([]byte(src))
+	if err == nil || !strings.Contains(err.Error(), "does not pin") || !strings.Contains(err.Error(), `unknown claim "repository_owner_idd"`) {
+		t.Errorf("error\n%v\nwant one about pinning that names the unknown claim", err)
 	}
 }
 

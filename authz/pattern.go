@@ -131,6 +131,33 @@ type not struct{ m matcher }
 
 func (m not) match(v string) bool { return !m.m.match(v) }
 
+// matchSet reports whether m matches a claim with the values vs (at least
+// one): a plain matcher when any value matches, a list when any of its items
+// does, and a negation when its operand does not, that is, when no value
+// matches what it negates. With one value it is m.match.
+func matchSet(m matcher, vs []string) bool {
+	if len(vs) == 1 {
+		return m.match(vs[0])
+	}
+	switch m := m.(type) {
+	case not:
+		return !matchSet(m.m, vs)
+	case anyOf:
+		for _, x := range m {
+			if matchSet(x, vs) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, v := range vs {
+		if m.match(v) {
+			return true
+		}
+	}
+	return false
+}
+
 // pinKind says what it takes for a condition on a claim to pin the owner.
 type pinKind uint8
 
