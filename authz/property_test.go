@@ -2,12 +2,15 @@ package authz
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/claims/devissuer"
 )
 
 // extra sets the claims without a field of c from JSON text by name.
@@ -174,5 +177,59 @@ func TestPropertyConditionDoesNotAllocate(t *testing.T) {
 	p := e.byName["p"]
 	if n := testing.AllocsPerRun(100, func() { firstMatch(p.rules, c) }); n != 0 {
 		t.Errorf("a property condition allocates %v times", n)
+	}
+}
+
+// TestCachedTokenProperty: a token whose repository custom properties a
+// condition compares is decided the same when the verifier answers from its
+// cache as when it verified the token in full.
+func TestCachedTokenProperty(t *testing.T) {
+	iss, err := devissuer.New(devissuer.Options{URL: "http://127.0.0.1:1", Audience: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(jwks, iss.JWKS(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := claims.NewVerifier(claims.Config{
+		Issuers:   []claims.IssuerConfig{{URL: iss.URL(), JWKSFile: jwks}},
+		Audiences: []string{"other"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Refresh(t.Context(), iss.URL()); err != nil {
+		t.Fatal(err)
+	}
+	e := engineFor(t, `repo_property_regions: {not: "ap-*"}`, "repo_property_regions")
+	for _, tc := range []struct {
+		regions any
+		want    Outcome
+	}{
+		{[]string{"us-east-1", "eu-west-1"}, Allow},
+		{[]string{"us-east-1", "ap-south-1"}, Deny},
+	} {
+		raw, err := iss.Mint(map[string]any{"repository_owner_id": "1234567", "repo_property_regions": tc.regions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, wantHits := range []uint64{0, 1} {
+			before := v.CacheStats().Hits
+			c, err := v.Verify(t.Context(), raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hits := v.CacheStats().Hits - before; hits != wantHits {
+				t.Fatalf("Verify %d: %d cache hits, want %d", i, hits, wantHits)
+			}
+			d := e.Decide(Input{Request: Request{Policy: "p"}, Claims: c})
+			if d.Outcome != tc.want {
+				t.Errorf("regions %v, Verify %d: %s, want %s", tc.regions, i, d.Outcome, tc.want)
+			}
+			if d.Outcome == Allow && d.Set[len(d.Set)-1].Value != "us-east-1,eu-west-1" {
+				t.Errorf("Verify %d: header %+v", i, d.Set[len(d.Set)-1])
+			}
+		}
 	}
 }

@@ -512,6 +512,21 @@ func TestMintOverrides(t *testing.T) {
 			},
 		},
 		{
+			name: "repository custom properties",
+			claims: map[string]any{
+				"repo_property_team":    "platform",
+				"repo_property_regions": []any{"us-east-1", "eu-west-1"},
+				"repo_property_tags":    []string{"a"},
+				"repo_property_pci":     true,
+			},
+			want: map[string]any{
+				"repo_property_team":    "platform",
+				"repo_property_regions": "us-east-1,eu-west-1",
+				"repo_property_tags":    "a",
+				"repo_property_pci":     "true",
+			},
+		},
+		{
 			name:   "aud array",
 			claims: map[string]any{"aud": []any{"a", "b"}},
 			want:   map[string]any{"aud": []any{"a", "b"}},
@@ -609,6 +624,8 @@ func TestMintRefusesBadClaims(t *testing.T) {
 		{"lifetime": json.Number("abc")},
 		{"lifetime": testNow},
 		{"extra": json.RawMessage(`{`)},
+		{"repo_property_regions": []any{"a", 1}},
+		{"not_a_property": []any{"a"}},
 	} {
 		if token, err := iss.Mint(c); err == nil {
 			t.Errorf("Mint(%v) = %.20s…, want an error", c, token)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // maxBodyBytes bounds a /token request body.
@@ -139,6 +140,8 @@ func queryClaims(q url.Values) (map[string]any, error) {
 		case name == "format":
 		case name == "aud" && len(vs) > 1:
 			req[name] = vs
+		case strings.HasPrefix(name, propertyPrefix) && len(vs) > 1:
+			req[name] = vs // the options of a multi-select property
 		case name == "lifetime":
 			if len(vs) > 1 {
 				return nil, errors.New(`query parameter "lifetime" given more than once`)

@@ -127,6 +127,15 @@ func TestTokenRaw(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "GET with a multi-select property", method: http.MethodGet,
+			query: "?format=raw&repo_property_team=platform&repo_property_regions=us-east-1&repo_property_regions=eu-west-1",
+			check: func(t *testing.T, p map[string]any) {
+				if p["repo_property_team"] != "platform" || p["repo_property_regions"] != "us-east-1,eu-west-1" {
+					t.Errorf("repo_property_team %v, repo_property_regions %v", p["repo_property_team"], p["repo_property_regions"])
+				}
+			},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, body := do(t, tc.method, iss.URL()+"/token"+tc.query, tc.body)

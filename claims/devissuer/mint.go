@@ -65,6 +65,10 @@ const (
 //   - "exp", "iat" and "nbf" are numbers or time.Time values;
 //   - every other claim is a string, or a number or boolean, which becomes
 //     its decimal or "true"/"false" string, as GitHub encodes every claim;
+//   - a repository custom property is a claim named repo_property_<name>
+//     (none is in the defaults); a multi-select one may be given as a list
+//     of strings, which becomes one comma-separated string, as GitHub
+//     joins the options ("us-east-1,eu-west-1");
 //   - a json.RawMessage value is copied into the payload verbatim, for tests
 //     that need a claim of the wrong type;
 //   - "lifetime" is not a claim: it sets exp − iat, as a number of seconds or
@@ -241,7 +245,37 @@ func convertClaim(name string, v any) (any, error) {
 	if s, ok := scalarString(v); ok {
 		return s, nil
 	}
+	if strings.HasPrefix(name, propertyPrefix) {
+		if opts, ok := stringList(v); ok {
+			// A multi-select property: GitHub joins the selected options
+			// into one comma-separated string.
+			return strings.Join(opts, ","), nil
+		}
+		return nil, fmt.Errorf("devissuer: claim %q: want a string, number, boolean or a list of strings (a multi-select property), got %T", name, v)
+	}
 	return nil, fmt.Errorf("devissuer: claim %q: want a string, number or boolean, got %T", name, v)
+}
+
+// propertyPrefix starts the claims of repository custom properties.
+const propertyPrefix = "repo_property_"
+
+// stringList returns v as a list of strings, if it is one.
+func stringList(v any) ([]string, bool) {
+	switch l := v.(type) {
+	case []string:
+		return l, true
+	case []any:
+		out := make([]string, len(l))
+		for i, e := range l {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out[i] = s
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 // numericDate returns v as an int64 or finite float64 number of seconds.
