@@ -314,15 +314,22 @@ func printClaims(w io.Writer, c *claims.Claims) {
 			line(name, v)
 		}
 	}
+	// repo_property_* and claims GitHub added after this version: as the
+	// token holds them, in JSON.
+	for _, name := range c.Extra.Names() {
+		raw, _ := c.Extra.JSON(name)
+		line(name, raw)
+	}
 }
 
 // registeredClaims are the JWT claims a claims file may hold besides
 // GitHub's own.
 var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti"}
 
-// readClaimsFile reads a JSON object of claims. A claim that no policy can
-// name is reported on stderr and ignored; a value of the wrong type is an
-// error naming the claim.
+// readClaimsFile reads a JSON object of claims. A claim GitHub does not
+// document (repo_property_* aside) is reported on stderr, in case its name
+// is misspelt, and kept; a value of the wrong type for a documented claim is
+// an error naming the claim.
 func readClaimsFile(path string, stderr io.Writer) (*claims.Claims, error) {
 	data, err := readFileLimit(path, 1<<20)
 	if err != nil {
@@ -338,8 +345,8 @@ func readClaimsFile(path string, stderr io.Writer) (*claims.Claims, error) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		if _, known := claims.LookupField(name); !known && !slices.Contains(registeredClaims, name) {
-			fmt.Fprintf(stderr, "warning: %s: claim %q is not one a policy can use; ignored\n", path, name)
+		if _, known := claims.LookupField(name); !known && !slices.Contains(registeredClaims, name) && !strings.HasPrefix(name, claims.PropertyPrefix) {
+			fmt.Fprintf(stderr, "warning: %s: claim %q is not one GitHub documents (kept: a policy may name it)\n", path, name)
 		}
 	}
 	c := new(claims.Claims)

@@ -94,7 +94,7 @@ func TestExplain(t *testing.T) {
 	bearerFile := writeFile(t, dir, "bearer", "Bearer "+tok+"\n")
 
 	claimsOK := writeFile(t, dir, "claims.json", `{"iss":"https://token.actions.githubusercontent.com","aud":"https://private.example.test",
-		"sub":"repo:octo-org/octo-repo:ref:refs/heads/main","repository_owner_id":"123456","repository_id":"456789","environment":"production","repo_property_x":"y"}`)
+		"sub":"repo:octo-org/octo-repo:ref:refs/heads/main","repository_owner_id":"123456","repository_id":"456789","environment":"production","repo_property_x":"y","chek_run_id":"1"}`)
 	claimsStaging := writeFile(t, dir, "staging.json", `{"aud":"https://private.example.test","repository_owner_id":"123456","repository_id":"456789","environment":"staging"}`)
 	claimsNumber := writeFile(t, dir, "number.json", `{"aud":"https://private.example.test","repository_owner_id":123456}`)
 	claimsNotJSON := writeFile(t, dir, "bad.json", `repository_owner_id: "1"`)
@@ -189,8 +189,8 @@ func TestExplain(t *testing.T) {
 			name:   "claims file, allowed",
 			args:   []string{"--claims-file", claimsOK, "--policy", "deploy"},
 			code:   0,
-			stdout: []string{"token: not verified (claims read from", "audience: accepted", "decision: allow"},
-			stderr: []string{`claim "repo_property_x" is not one a policy can use`},
+			stdout: []string{"token: not verified (claims read from", "repo_property_x        \"y\"", "audience: accepted", "decision: allow"},
+			stderr: []string{`claim "chek_run_id" is not one GitHub documents (kept: a policy may name it)`},
 		},
 		{
 			name:   "claims file, denied",
