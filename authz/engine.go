@@ -400,3 +400,13 @@ func (e *Engine) Policies() []string {
 	}
 	return out
 }
+
+// Rules returns the number of allow rules of the named policy, and false
+// when no policy has that name.
+func (e *Engine) Rules(policy string) (int, bool) {
+	p, ok := e.byName[policy]
+	if !ok {
+		return 0, false
+	}
+	return len(p.rules), true
+}

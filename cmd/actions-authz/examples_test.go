@@ -99,6 +99,18 @@ func TestExamplePoliciesAllowAndDeny(t *testing.T) {
 				{}, // the caller's own workflow
 			},
 		},
+		"policies/custom-properties.yaml": {
+			allow: []exampleCase{
+				{claims: map[string]any{"repo_property_team": "platform", "repo_property_sandbox": false}},
+				{claims: map[string]any{"repo_property_regions": []any{"us-east-1", "eu-west-1"}}},
+			},
+			deny: []exampleCase{
+				{claims: map[string]any{"repo_property_team": "platform", "repo_property_sandbox": true}},
+				{claims: map[string]any{"repo_property_team": "platform"}}, // sandbox unset: absent never matches
+				{claims: map[string]any{"repo_property_regions": []any{"us-east-1", "eu-west-1"}, "ref": "refs/heads/dev"}},
+				{claims: map[string]any{"repository": "octo-evil/infra", "repository_owner_id": "999", "repo_property_team": "platform", "repo_property_sandbox": false}},
+			},
+		},
 		"policies/github-hosted.yaml": {
 			allow: []exampleCase{{}},
 			deny:  []exampleCase{{claims: map[string]any{"runner_environment": "self-hosted"}}},
@@ -196,6 +208,30 @@ func TestExamplePoliciesAllowAndDeny(t *testing.T) {
 			}
 			for i, c := range tc.deny {
 				t.Run("deny"+string(rune('0'+i)), func(t *testing.T) { runCase(t, c, false) })
+			}
+		})
+	}
+}
+
+// TestExamplePolicyTests runs each test file under examples/policies/tests
+// against the example policy of the same name, as CI would.
+func TestExamplePolicyTests(t *testing.T) {
+	files, err := filepath.Glob("../../examples/policies/tests/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no example test files")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			config := filepath.Join("../../examples/policies", filepath.Base(f))
+			var stdout, stderr bytes.Buffer
+			if err := run(context.Background(), []string{"test", "--config", config, f}, &stdout, &stderr); err != nil {
+				t.Fatalf("test: %v\n%s%s", err, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stdout.String(), " passed, 0 failed") {
+				t.Errorf("output:\n%s", stdout.String())
 			}
 		})
 	}

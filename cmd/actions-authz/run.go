@@ -42,6 +42,7 @@ Usage:
   actions-authz explain --config FILE (--token T | --token-file F | --claims-file F)
                         [--policy NAME] [--method M] [--host H] [--path P]
                         [--at RFC3339] [--jwks-file F]
+  actions-authz test    --config FILE [--jwks-file F] TESTS...
   actions-authz healthcheck (--addr HOST:PORT | --grpc-addr HOST:PORT [--tls-ca F [--tls-cert F --tls-key F]])
   actions-authz loadtest [--addr A] [--mint-url URL] [--tokens N] [--concurrency N] [--duration D] [--pid PID]
   actions-authz version
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return check(rest, stdout, stderr)
 	case "explain":
 		return explain(ctx, rest, stdout, stderr)
+	case "test":
+		return policyTest(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, stdout, stderr)
 	case "loadtest":
