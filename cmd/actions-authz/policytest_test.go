@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +203,25 @@ func TestPolicyTestUsage(t *testing.T) {
 		if err := run(context.Background(), args, &stdout, &stderr); exitCode(err) != 2 {
 			t.Errorf("%q: exit %d (%v), want 2", args, exitCode(err), err)
 		}
+	}
+}
+
+// TestReadmeTestExample: the test-file example in the README's Commands
+// section passes against the example policy it names.
+func TestReadmeTestExample(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "# examples/policies/tests/custom-properties.yaml (excerpt)\n"
+	_, rest, ok := strings.Cut(string(data), marker)
+	if !ok {
+		t.Fatal("the README has no test-file example")
+	}
+	example, _, _ := strings.Cut(rest, "```")
+	file := writeFile(t, t.TempDir(), "readme.yaml", example)
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"test", "--config", "../../examples/policies/custom-properties.yaml", file}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
 	}
 }

@@ -170,7 +170,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	s.waitFor("the refusal in the log", func() bool { return len(s.logLines(refusal)) > 0 })
 	refused := s.logLines(refusal)
 	if len(refused) != 1 || !strings.Contains(fmt.Sprint(refused[0]["error"]), "config.yaml is invalid") ||
-		!strings.Contains(fmt.Sprint(refused[0]["error"]), `line 14: policy "default" (policies[0]): allow[2]: unknown claim "regex"`) {
+		!strings.Contains(fmt.Sprint(refused[0]["error"]), `line 14: policy "default" (policies[0]): allow[2]: does not pin the repository owner`) ||
+		!strings.Contains(fmt.Sprint(refused[0]["error"]), `the unknown claim "regex"`) {
 		t.Errorf("refusal log lines: %v", refused)
 	}
 	if s.httpStatus("/readyz") != 200 {
