@@ -135,7 +135,7 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
 	}
 	ectx := tr.evaluateStart(ctx)
 	d := e.decide(p, c, r.Headers)
-	tr.evaluateDone(ectx, &d)
+	tr.evaluateDone(ectx, d)
 	d.TokenHash = hash
 	return d
 }

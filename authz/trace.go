@@ -21,8 +21,9 @@ type Trace struct {
 	// verified claims.
 	EvaluateStart func(ctx context.Context) context.Context
 	// EvaluateDone is called with the context EvaluateStart returned and
-	// the decision of the policy.
-	EvaluateDone func(ctx context.Context, d *Decision)
+	// the decision of the policy. The decision is a copy: a pointer would
+	// move every request's Decision to the heap, hooks or none.
+	EvaluateDone func(ctx context.Context, d Decision)
 }
 
 type traceKey struct{}
@@ -58,7 +59,7 @@ func (t *Trace) evaluateStart(ctx context.Context) context.Context {
 	return t.EvaluateStart(ctx)
 }
 
-func (t *Trace) evaluateDone(ctx context.Context, d *Decision) {
+func (t *Trace) evaluateDone(ctx context.Context, d Decision) {
 	if t != nil && t.EvaluateDone != nil {
 		t.EvaluateDone(ctx, d)
 	}

@@ -166,11 +166,11 @@ func verifyDone(ctx context.Context, err error) {
 }
 
 // evaluateDone ends the evaluate span with the policy's decision.
-func evaluateDone(ctx context.Context, d *authz.Decision) {
+func evaluateDone(ctx context.Context, d authz.Decision) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
 	}
-	span.SetAttributes(decisionAttrs(d)...)
+	span.SetAttributes(decisionAttrs(&d)...)
 	span.End()
 }
