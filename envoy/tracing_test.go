@@ -115,7 +115,7 @@ policies:
 			}
 			attrs := map[string]string{}
 			for _, kv := range server.Attributes() {
-				attrs[string(kv.Key)] = kv.Value.Emit()
+				attrs[string(kv.Key)] = kv.Value.String()
 			}
 			if attrs[string(tracing.KeyDecision)] != tt.decision || attrs["rpc.system"] != "grpc" {
 				t.Errorf("attributes %v, want decision %s", attrs, tt.decision)

@@ -49,7 +49,7 @@ func TestTraceParent(t *testing.T) {
 			}
 			attrs := map[string]string{}
 			for _, kv := range sp.Attributes() {
-				attrs[string(kv.Key)] = kv.Value.Emit()
+				attrs[string(kv.Key)] = kv.Value.String()
 			}
 			want := map[string]string{"actions_authz.decision": "unauthenticated", "actions_authz.reason": "missing_token",
 				"actions_authz.policy": attrs["actions_authz.policy"], "http.request.method": tt.method,
