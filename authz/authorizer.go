@@ -92,6 +92,9 @@ func (a *Authorizer) Verifier() TokenVerifier { return a.current.Load().verifier
 // Otherwise the verified claims go to the policy as in Engine.Decide. Every
 // decision about a token carries its TokenHash, for logs.
 //
+// A Trace attached to ctx (WithTrace) is told when verification and the
+// policy's evaluation start and end.
+//
 // Front doors refuse a request whose headers do not fit (HeadersFit) before
 // they build r; a Request with more than MaxHeaders header names, however
 // it was built, is refused here as well, with HeadersTooLarge.
@@ -114,20 +117,25 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
 		err  error
 		hash TokenHash
 	)
+	tr := ContextTrace(ctx)
+	vctx := tr.verifyStart(ctx)
 	if st.summing != nil {
 		var sum [32]byte
-		c, sum, err = st.summing.VerifySum(ctx, raw)
+		c, sum, err = st.summing.VerifySum(vctx, raw)
 		hash = TokenHash(sum[:len(TokenHash{})])
 	} else {
 		hash = HashToken(raw)
-		c, err = st.verifier.Verify(ctx, raw)
+		c, err = st.verifier.Verify(vctx, raw)
 	}
+	tr.verifyDone(vctx, err)
 	if err != nil || c == nil {
 		d := verifyFailure(err, p)
 		d.TokenHash = hash
 		return d
 	}
+	ectx := tr.evaluateStart(ctx)
 	d := e.decide(p, c, r.Headers)
+	tr.evaluateDone(ectx, d)
 	d.TokenHash = hash
 	return d
 }

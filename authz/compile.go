@@ -45,6 +45,7 @@ func (c *compiler) compile(cfg *Config) *Engine {
 	c.token(&cfg.Token, child(c.root, "token"))
 	c.cache(&cfg.Cache, child(c.root, "cache"))
 	c.log(&cfg.Log, child(c.root, "log"))
+	c.telemetry(&cfg.Telemetry, child(c.root, "telemetry"))
 	e := &Engine{tokenHeader: cfg.Token.Header, removeToken: *cfg.Upstream.RemoveToken}
 	c.upstream(e, &cfg.Upstream, child(c.root, "upstream"))
 	c.policies(e, cfg, child(c.root, "policies"))
@@ -201,6 +202,31 @@ func (c *compiler) log(l *LogConfig, n *yaml.Node) {
 	case "all", "deny", "none":
 	default:
 		c.fail(lineOf(child(n, "decisions"), lineOf(n, 0)), "log: decisions", "invalid value "+strconv.Quote(l.Decisions)+": want all, deny or none")
+	}
+}
+
+func (c *compiler) telemetry(t *TelemetryConfig, n *yaml.Node) {
+	line := lineOf(n, 0)
+	if t.OTLPEndpoint != "" {
+		if host, port, err := net.SplitHostPort(t.OTLPEndpoint); err != nil || host == "" || port == "" {
+			c.fail(lineOf(child(n, "otlp_endpoint"), line), "telemetry: otlp_endpoint",
+				"invalid address "+strconv.Quote(t.OTLPEndpoint)+": want host:port")
+		}
+	}
+	switch t.Protocol {
+	case "", "grpc", "http":
+	default:
+		c.fail(lineOf(child(n, "protocol"), line), "telemetry: protocol", "invalid protocol "+strconv.Quote(t.Protocol)+": want grpc or http")
+	}
+	if t.OTLPEndpoint == "" {
+		for _, k := range []string{"protocol", "insecure"} {
+			if child(n, k) != nil {
+				c.fail(lineOf(child(n, k), line), "telemetry: "+k, "applies only with otlp_endpoint")
+			}
+		}
+	}
+	if r := t.SampleRatio; r != nil && !(*r >= 0 && *r <= 1) {
+		c.fail(lineOf(child(n, "sample_ratio"), line), "telemetry: sample_ratio", "must be from 0 to 1")
 	}
 }
 

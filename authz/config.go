@@ -16,6 +16,7 @@ type Config struct {
 	Token     TokenConfig           `yaml:"token"`
 	Cache     CacheConfig           `yaml:"cache"`
 	Log       LogConfig             `yaml:"log"`
+	Telemetry TelemetryConfig       `yaml:"telemetry"`
 	Upstream  UpstreamConfig        `yaml:"upstream"`
 	Policies  []PolicyConfig        `yaml:"policies"`
 
@@ -63,6 +64,29 @@ type CacheConfig struct {
 type LogConfig struct {
 	Level     string `yaml:"level"`     // debug | info | warn | error; default info
 	Decisions string `yaml:"decisions"` // all | deny | none; default all
+}
+
+// TelemetryConfig sends trace spans over OTLP. The binary reads it; authz
+// only validates it. Without OTLPEndpoint the standard OTEL_* environment
+// variables decide whether spans are exported (see the README); with
+// neither, none are.
+type TelemetryConfig struct {
+	// OTLPEndpoint is the host:port of an OTLP receiver (a collector).
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// Protocol is "grpc" (OTLP/gRPC, default) or "http" (OTLP/HTTP
+	// protobuf, to /v1/traces). Only with OTLPEndpoint.
+	Protocol string `yaml:"protocol"`
+	// Insecure sends spans in plaintext rather than over TLS. Only with
+	// OTLPEndpoint.
+	Insecure bool `yaml:"insecure"`
+	// SampleRatio, from 0 to 1, is the share of the traces that start
+	// here (a request with no traceparent) that are kept; a request with
+	// one follows its parent's sampling decision. Default 1, unless
+	// OTEL_TRACES_SAMPLER says otherwise.
+	SampleRatio *float64 `yaml:"sample_ratio"`
+	// ServiceName is the service.name of the spans. Default
+	// OTEL_SERVICE_NAME, else "actions-authz".
+	ServiceName string `yaml:"service_name"`
 }
 
 // UpstreamConfig says what an allowed request carries to the upstream.

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/tracing"
 )
 
 // PolicyKey is the context_extensions key that names the policy for a route:
@@ -38,6 +40,11 @@ type Options struct {
 	// when a token names an unknown kid, even when Envoy sent no deadline.
 	// Zero means DefaultTimeout.
 	Timeout time.Duration
+	// TracerProvider, if set, receives a server span for every Check, the
+	// child of the trace context the call carries (see package tracing),
+	// with children for the token's verification and the policy's
+	// evaluation. Nil means no tracing, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // Server implements authv3.AuthorizationServer.
@@ -46,11 +53,13 @@ type Server struct {
 	authorizer *authz.Authorizer
 	observe    authz.ObserveFunc
 	timeout    time.Duration
+	tracer     *tracing.Tracer // nil: no tracing
 }
 
 // NewServer returns a Check server over opts.Authorizer.
 func NewServer(opts Options) *Server {
-	s := &Server{authorizer: opts.Authorizer, observe: opts.Observe, timeout: opts.Timeout}
+	s := &Server{authorizer: opts.Authorizer, observe: opts.Observe, timeout: opts.Timeout,
+		tracer: tracing.New(opts.TracerProvider)}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -74,6 +83,10 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		ctx, cancel = context.WithDeadline(ctx, start.Add(s.timeout))
 		defer cancel()
 	}
+	var span trace.Span
+	if s.tracer != nil {
+		ctx, span = s.startSpan(ctx, httpReq, start)
+	}
 	var (
 		r authz.Request
 		d authz.Decision
@@ -86,6 +99,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		d = authz.HeadersTooLarge()
 	}
 	resp := Response(&d)
+	if span != nil {
+		tracing.End(span, &d)
+	}
 	if s.observe != nil {
 		s.observe(ctx, &r, &d, time.Since(start))
 	}

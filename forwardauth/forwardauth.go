@@ -44,7 +44,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/tracing"
 )
 
 // The paths the Handler answers; anything else is 404.
@@ -93,6 +98,10 @@ type Options struct {
 	// Timeout bounds each decision, in particular its wait for a key
 	// refresh on an unknown kid. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// TracerProvider, if set, receives a server span for every decision,
+	// the child of the traceparent the request carries (see package
+	// tracing), as on the gRPC path. Nil means no tracing, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultTimeout bounds a decision when Options.Timeout is zero, as the gRPC
@@ -105,11 +114,13 @@ type Handler struct {
 	authorizer *authz.Authorizer
 	observe    authz.ObserveFunc
 	timeout    time.Duration
+	tracer     *tracing.Tracer // nil: no tracing
 }
 
 // New returns a Handler over opts.Authorizer.
 func New(opts Options) *Handler {
-	h := &Handler{authorizer: opts.Authorizer, observe: opts.Observe, timeout: opts.Timeout}
+	h := &Handler{authorizer: opts.Authorizer, observe: opts.Observe, timeout: opts.Timeout,
+		tracer: tracing.New(opts.TracerProvider)}
 	if h.timeout <= 0 {
 		h.timeout = DefaultTimeout
 	}
@@ -151,7 +162,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if bad == nil {
 			req.Headers = headerMap(r.Header)
 		}
-		d := h.decide(r.Context(), start, &req, bad)
+		d := h.decide(r, EnvoyPrefix, start, &req, bad)
 		if d.Outcome == authz.Allow {
 			writeEnvoyAllow(w, &d)
 			return
@@ -159,7 +170,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRefusal(w, &d)
 	case r.URL.Path == VerifyPath || strings.HasPrefix(r.URL.Path, VerifyPath+"/"):
 		req, bad := forwardedRequest(r)
-		d := h.decide(r.Context(), start, &req, bad)
+		d := h.decide(r, VerifyPath, start, &req, bad)
 		if d.Outcome == authz.Allow {
 			writeForwardAllow(w, &d)
 			return
@@ -170,10 +181,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// decide asks the Authorizer about req, unless bad already refuses it, and
-// reports the decision to Observe with its duration since start.
-func (h *Handler) decide(ctx context.Context, start time.Time, req *authz.Request, bad *authz.Decision) authz.Decision {
-	var d authz.Decision
+// decide asks the Authorizer about req, the original request that r
+// describes, unless bad already refuses it, and reports the decision to
+// Observe with its duration since start. With a tracer, the decision is a
+// server span named after r's method and route.
+func (h *Handler) decide(r *http.Request, route string, start time.Time, req *authz.Request, bad *authz.Decision) (d authz.Decision) {
+	ctx := r.Context()
+	if h.tracer != nil {
+		var span trace.Span
+		ctx, span = h.tracer.Start(ctx, r.Method+" "+route, []propagation.TextMapCarrier{propagation.HeaderCarrier(r.Header)},
+			trace.WithTimestamp(start), trace.WithAttributes(
+				attribute.String("http.request.method", r.Method), attribute.String("http.route", route)))
+		defer func() {
+			span.SetAttributes(attribute.Int("http.response.status_code", d.Outcome.HTTPStatus()))
+			tracing.End(span, &d)
+		}()
+	}
 	if bad != nil {
 		d = *bad
 	} else {

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/actions-authz/actions-authz/authz"
 )
 
@@ -54,6 +56,10 @@ type decisionLog struct {
 	out    io.Writer
 	mode   atomic.Uint32
 	bufs   sync.Pool // *[]byte
+	// traceIDs adds the trace_id of the span in the decision's context,
+	// when there is one. Set before the first decision, when spans are
+	// exported; otherwise the context is not searched.
+	traceIDs bool
 }
 
 func newDecisionLog(logger *slog.Logger, out io.Writer, which string) *decisionLog {
@@ -88,8 +94,12 @@ func (l *decisionLog) Observe(ctx context.Context, r *authz.Request, d *authz.De
 	if !l.logger.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
+	var traceID trace.TraceID
+	if l.traceIDs {
+		traceID = trace.SpanContextFromContext(ctx).TraceID()
+	}
 	bp := l.bufs.Get().(*[]byte)
-	b := appendDecision((*bp)[:0], time.Now(), r, d, elapsed)
+	b := appendDecision((*bp)[:0], time.Now(), r, d, elapsed, traceID)
 	l.out.Write(b)
 	if cap(b) <= 64<<10 { // do not keep a buffer a pathological line grew
 		*bp = b
@@ -97,8 +107,9 @@ func (l *decisionLog) Observe(ctx context.Context, r *authz.Request, d *authz.De
 	}
 }
 
-// appendDecision appends the JSON line of one decision to b.
-func appendDecision(b []byte, now time.Time, r *authz.Request, d *authz.Decision, elapsed time.Duration) []byte {
+// appendDecision appends the JSON line of one decision to b, with
+// trace_id unless traceID is zero.
+func appendDecision(b []byte, now time.Time, r *authz.Request, d *authz.Decision, elapsed time.Duration, traceID trace.TraceID) []byte {
 	b = append(b, `{"time":"`...)
 	b = appendRFC3339Millis(b, now)
 	b = append(b, `","level":"INFO","msg":"decision"`...)
@@ -137,6 +148,11 @@ func appendDecision(b []byte, now time.Time, r *authz.Request, d *authz.Decision
 	}
 	path, _, _ := strings.Cut(r.Path, "?") // the query may carry secrets
 	b = appendString(b, "request_id", r.Headers["x-request-id"])
+	if traceID.IsValid() {
+		b = append(b, `,"trace_id":"`...)
+		b = hex.AppendEncode(b, traceID[:])
+		b = append(b, '"')
+	}
 	b = appendString(b, "method", r.Method)
 	b = appendString(b, "host", r.Host)
 	b = appendString(b, "path", path)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
@@ -67,7 +68,7 @@ func TestAppendDecision(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			line := appendDecision(nil, now, r, &tt.d, 1234*time.Microsecond)
+			line := appendDecision(nil, now, r, &tt.d, 1234*time.Microsecond, trace.TraceID{})
 			if !bytes.HasSuffix(line, []byte("}\n")) || bytes.Count(line, []byte("\n")) != 1 {
 				t.Fatalf("not one line: %q", line)
 			}
@@ -95,6 +96,6 @@ func BenchmarkAppendDecision(b *testing.B) {
 	buf := make([]byte, 0, 1024)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = appendDecision(buf[:0], time.Now(), r, &d, time.Millisecond)
+		buf = appendDecision(buf[:0], time.Now(), r, &d, time.Millisecond, trace.TraceID{})
 	}
 }

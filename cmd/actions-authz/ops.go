@@ -95,6 +95,7 @@ func (s *service) startOps(ctx context.Context, devURL string) (*operations, err
 		logOutput = s.logOut
 	}
 	r.decisions = newDecisionLog(s.logger, logOutput, s.cfg.Log.Decisions)
+	r.decisions.traceIDs = s.traced
 	r.keysConfig = func(cfg *authz.Config) claims.Config {
 		issuers := cfg.Issuers
 		if devURL != "" {

@@ -442,6 +442,9 @@ func (r *reloader) warnRestart(cfg *authz.Config) {
 	if r.cfg.Cache != cfg.Cache {
 		keys = append(keys, "cache")
 	}
+	if !reflect.DeepEqual(r.cfg.Telemetry, cfg.Telemetry) {
+		keys = append(keys, "telemetry")
+	}
 	if len(keys) > 0 {
 		r.logger.Warn("configuration reloaded without some settings; restart to apply them", "settings", keys)
 	}

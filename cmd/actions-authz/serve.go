@@ -84,6 +84,7 @@ type service struct {
 	logger *slog.Logger
 	level  *slog.LevelVar // log.level, changed by reloads
 	logOut *logWriter     // the logger's output, for its drop count
+	traced bool           // spans are exported: decision lines carry trace_id
 }
 
 func newService(cfg *authz.Config, o serveOptions, logger *slog.Logger) *service {
@@ -135,6 +136,17 @@ func (s *service) run(ctx context.Context) error {
 			"issuer", dev.URL(), "mint", dev.URL()+"/token")
 	}
 
+	// Traces (telemetry.go): nil when nothing asks for them.
+	tp, err := newTracerProvider(ctx, cfg.Telemetry, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		logTraceErrors(logger)
+		defer shutdownTracing(tp, logger)
+		s.traced = true
+	}
+
 	// Metrics, keys, policy and reloads (ops.go).
 	ops, err := s.startOps(ctx, devURL)
 	if err != nil {
@@ -156,8 +168,9 @@ func (s *service) run(ctx context.Context) error {
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 	authv3.RegisterAuthorizationServer(grpcSrv, envoy.NewServer(envoy.Options{
-		Authorizer: authorizer,
-		Observe:    ops.observe,
+		Authorizer:     authorizer,
+		Observe:        ops.observe,
+		TracerProvider: tracerProvider(tp),
 	}))
 
 	ready := &readiness{ready: ops.reloader.ready, health: healthSrv, logger: logger}
@@ -181,7 +194,8 @@ func (s *service) run(ctx context.Context) error {
 		ready.track(ctx)
 	}()
 	if faLis != nil {
-		serveForwardAuth(ctx, faLis, forwardauth.Options{Authorizer: authorizer, Observe: ops.observe, Logger: logger},
+		serveForwardAuth(ctx, faLis, forwardauth.Options{Authorizer: authorizer, Observe: ops.observe, Logger: logger,
+			TracerProvider: tracerProvider(tp)},
 			cfg.Server.ShutdownGrace, &wg, errc)
 	}
 	logger.Info("serving", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String(),
