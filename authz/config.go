@@ -32,8 +32,20 @@ type ServerConfig struct {
 	HTTPAddr        string        `yaml:"http_addr"`         // default ":9001"
 	ForwardAuthAddr string        `yaml:"forward_auth_addr"` // off when empty
 	ShutdownGrace   time.Duration `yaml:"shutdown_grace"`    // default 10s
-	TLS             *TLSConfig    `yaml:"tls"`
+	// DrainDelay is how long, on SIGTERM, the service keeps answering
+	// Checks while its health says NOT_SERVING, so that Envoy's health
+	// checks take it out before it stops accepting them. Default 12s (see
+	// DefaultDrainDelay); an explicit 0 stops at once.
+	DrainDelay *time.Duration `yaml:"drain_delay"`
+	TLS        *TLSConfig     `yaml:"tls"`
 }
+
+// DefaultDrainDelay is server.drain_delay when the file does not set it. The
+// health check that envoy/envoy.yaml ships probes every 5s and takes a
+// replica out after 2 failures in a row, so Envoy stops sending Checks at
+// most about 10s after the first NOT_SERVING answer (5s to the next probe,
+// 5s to the one after); 12s leaves 2s for the probe's own round trip.
+const DefaultDrainDelay = 12 * time.Second
 
 // TLSConfig enables TLS, and with ClientCAFile mutual TLS, on the gRPC listener.
 type TLSConfig struct {

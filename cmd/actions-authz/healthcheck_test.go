@@ -36,7 +36,12 @@ func TestHealthcheck(t *testing.T) {
 	// The HTTP ops handler of serve, ready or not.
 	var ready atomic.Bool
 	httpLis := listen(t)
-	httpSrv := &http.Server{Handler: opsHandler(ready.Load, http.NotFoundHandler())}
+	httpSrv := &http.Server{Handler: opsHandler(func() string {
+		if ready.Load() {
+			return ""
+		}
+		return "waiting for signing keys"
+	}, http.NotFoundHandler())}
 	go httpSrv.Serve(httpLis)
 	defer httpSrv.Close()
 

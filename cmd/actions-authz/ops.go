@@ -24,6 +24,9 @@ type opsOptions struct {
 	now      func() time.Time // the clock of key staleness and metrics; nil: time.Now
 	debounce time.Duration    // quiet time before a changed file is read; 0: defaultDebounce
 	warmup   time.Duration    // bound on a new verifier getting keys; 0: defaultWarmup
+	// skipDrain stops without server.drain_delay: the in-process tests
+	// stop many services (the binary's tests cover the drain).
+	skipDrain bool
 }
 
 // operations is what the service runs beside its servers: the metrics registry,
