@@ -41,10 +41,12 @@ type ServerConfig struct {
 }
 
 // DefaultDrainDelay is server.drain_delay when the file does not set it. The
-// health check that envoy/envoy.yaml ships probes every 5s and takes a
-// replica out after 2 failures in a row, so Envoy stops sending Checks at
-// most about 10s after the first NOT_SERVING answer (5s to the next probe,
-// 5s to the one after); 12s leaves 2s for the probe's own round trip.
+// health check that envoy/envoy.yaml ships probes every 5s (timeout 1s), and
+// Envoy takes a host out at its first NOT_SERVING answer (a definite answer,
+// unlike a timeout, does not wait for unhealthy_threshold): within about 6s
+// of the signal, 4s as measured by the resilience suite. 12s also covers
+// two probes (unhealthy_threshold 2 × 5s, for a probe that times out), and
+// leaves DNS-based discovery (a headless Service) time to catch up.
 const DefaultDrainDelay = 12 * time.Second
 
 // TLSConfig enables TLS, and with ClientCAFile mutual TLS, on the gRPC listener.
