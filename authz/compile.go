@@ -67,6 +67,9 @@ func (c *compiler) server(s *ServerConfig, n *yaml.Node) {
 	if s.ShutdownGrace < 0 {
 		c.fail(lineOf(child(n, "shutdown_grace"), line), "server: shutdown_grace", "must not be negative")
 	}
+	if s.DrainDelay != nil && *s.DrainDelay < 0 {
+		c.fail(lineOf(child(n, "drain_delay"), line), "server: drain_delay", "must not be negative")
+	}
 	if t := s.TLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
 		c.fail(lineOf(child(n, "tls"), line), "server: tls", "cert_file and key_file are both required")
 	}

@@ -352,6 +352,10 @@ func (c *Config) applyDefaults() {
 	if c.Upstream.Claims == nil {
 		c.Upstream.Claims = slices.Clone(DefaultUpstreamClaims)
 	}
+	if c.Server.DrainDelay == nil {
+		d := DefaultDrainDelay
+		c.Server.DrainDelay = &d
+	}
 	if c.Upstream.RemoveToken == nil {
 		yes := true
 		c.Upstream.RemoveToken = &yes

@@ -159,6 +159,9 @@ func TestParseConfigErrors(t *testing.T) {
 			`token: header: "x-github-repository" is also an upstream identity header`},
 		{"duplicate upstream claim", head + "upstream: {claims: [ref, ref]}\npolicies: [{name: p, allow: [{repository_id: \"1\"}]}]\n", `upstream: claims[1]: claim "ref" is listed twice`},
 		{"bad address", head + "server: {grpc_addr: \"9000\"}\npolicies: [{name: p, allow: [{repository_id: \"1\"}]}]\n", `server: grpc_addr: invalid address "9000"`},
+		{"negative drain delay", head + "server: {drain_delay: -1s}\npolicies: [{name: p, allow: [{repository_id: \"1\"}]}]\n", `line 3: server: drain_delay: must not be negative`},
+		{"drain delay not a duration", head + "server: {drain_delay: soon}\npolicies: [{name: p, allow: [{repository_id: \"1\"}]}]\n", "line 3: cannot unmarshal"},
+		{"drain misspelt", head + "server: {drain_dealy: 5s}\npolicies: [{name: p, allow: [{repository_id: \"1\"}]}]\n", `server: unknown key "drain_dealy"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,9 +201,9 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	yes := true
+	yes, drain := true, 12*time.Second
 	want := Config{
-		Server:   ServerConfig{GRPCAddr: ":9000", HTTPAddr: ":9001", ShutdownGrace: 10 * time.Second},
+		Server:   ServerConfig{GRPCAddr: ":9000", HTTPAddr: ":9001", ShutdownGrace: 10 * time.Second, DrainDelay: &drain},
 		Token:    TokenConfig{Header: "authorization", Leeway: 60 * time.Second, MaxBytes: 8192, MaxLifetime: time.Hour},
 		Cache:    CacheConfig{MaxEntries: 100000},
 		Log:      LogConfig{Level: "info", Decisions: "all"},
@@ -212,6 +215,32 @@ func TestDefaults(t *testing.T) {
 	}
 	if &cfg.Upstream.Claims[0] == &DefaultUpstreamClaims[0] {
 		t.Error("upstream.claims shares DefaultUpstreamClaims' array")
+	}
+}
+
+// TestDrainDelay: server.drain_delay is 12s unless set, and an explicit 0
+// turns the drain off rather than meaning the default.
+func TestDrainDelay(t *testing.T) {
+	const rest = "issuers: [{url: https://token.actions.githubusercontent.com}]\naudiences: [svc]\n" +
+		"policies: [{name: p, allow: [{repository_id: \"1\"}]}]\n"
+	for _, tt := range []struct {
+		name, server string
+		want         time.Duration
+	}{
+		{"absent", "", DefaultDrainDelay},
+		{"null", "server: {drain_delay: ~}\n", DefaultDrainDelay},
+		{"zero", "server: {drain_delay: 0s}\n", 0},
+		{"set", "server: {drain_delay: 25s}\n", 25 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tt.server + rest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := *cfg.Server.DrainDelay; got != tt.want {
+				t.Errorf("drain_delay = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

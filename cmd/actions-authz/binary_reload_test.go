@@ -21,7 +21,8 @@ import (
 // counted and logged.
 func TestBinaryReloadsOnSIGHUP(t *testing.T) {
 	is := newIssuer(t)
-	p := startBinary(t, fmt.Sprintf(policyV1, is.URL()))
+	// No drain: the test stops it as soon as it has reloaded.
+	p := startBinary(t, "server: {drain_delay: 0s}\n"+fmt.Sprintf(policyV1, is.URL()))
 	p.waitReady(t)
 	metrics := func() string {
 		resp, err := http.Get("http://" + p.httpAddr + "/metrics")

@@ -176,6 +176,7 @@ func TestBinaryServesChecksAndDrainsOnSIGTERM(t *testing.T) {
 	p := startBinary(t, fmt.Sprintf(`
 server:
   shutdown_grace: 10s
+  drain_delay: 0s   # TestBinaryDrainsBeforeStopping has the drain
 issuers:
   - url: %s
     refresh_min_interval: 1ms

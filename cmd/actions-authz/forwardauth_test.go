@@ -40,6 +40,7 @@ func TestBinaryForwardAuth(t *testing.T) {
 	const config = `
 server:
   forward_auth_addr: %s
+  drain_delay: 0s
 issuers:
   - url: %s
 audiences: ["https://github.com/octo-org"]

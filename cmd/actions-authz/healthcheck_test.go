@@ -39,7 +39,12 @@ func TestHealthcheck(t *testing.T) {
 	// The HTTP ops handler of serve, ready or not.
 	var ready atomic.Bool
 	httpLis := listen(t)
-	httpSrv := &http.Server{Handler: opsHandler(ready.Load, http.NotFoundHandler())}
+	httpSrv := &http.Server{Handler: opsHandler(func() string {
+		if ready.Load() {
+			return ""
+		}
+		return "waiting for signing keys"
+	}, http.NotFoundHandler())}
 	go httpSrv.Serve(httpLis)
 	defer httpSrv.Close()
 
@@ -170,7 +175,7 @@ func TestReadyzPublishesGRPCHealth(t *testing.T) {
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	r := &readiness{ready: ready.Load, health: hs, logger: slog.New(slog.DiscardHandler)}
-	h := opsHandler(r.check, http.NotFoundHandler())
+	h := opsHandler(r.notReady, http.NotFoundHandler())
 	for _, tc := range []struct {
 		ready  bool
 		status int

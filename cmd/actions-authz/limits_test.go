@@ -126,7 +126,7 @@ func TestGRPCKeepaliveEnforcement(t *testing.T) {
 // serveHTTP runs newHTTPServer on 127.0.0.1 and returns its address.
 func serveHTTP(t *testing.T) string {
 	t.Helper()
-	srv := newHTTPServer(opsHandler(func() bool { return true }, http.NotFoundHandler()))
+	srv := newHTTPServer(opsHandler(func() string { return "" }, http.NotFoundHandler()))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

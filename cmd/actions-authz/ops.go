@@ -27,6 +27,9 @@ type opsOptions struct {
 	// hup, when set, stands for SIGHUP: a value sent on it reloads as the
 	// signal does, and the process's SIGHUP is not caught.
 	hup chan os.Signal
+	// skipDrain stops without server.drain_delay: the in-process tests
+	// stop many services (the binary's tests cover the drain).
+	skipDrain bool
 }
 
 // operations is what the service runs beside its servers: the metrics registry,

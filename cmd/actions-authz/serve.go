@@ -10,7 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -91,9 +94,12 @@ func newService(cfg *authz.Config, o serveOptions, logger *slog.Logger) *service
 	return &service{cfg: cfg, opts: o, logger: logger}
 }
 
-func (s *service) run(ctx context.Context) error {
+// run serves until ctx is done (SIGTERM or SIGINT in the binary), drains
+// (see drain), then stops. Everything it starts runs on its own context,
+// which ends only after the drain: Checks go on being answered meanwhile.
+func (s *service) run(signalled context.Context) error {
 	cfg, logger := s.cfg, s.logger
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(signalled))
 	defer cancel()
 
 	// Listen first, so that a busy port fails before anything starts.
@@ -174,7 +180,7 @@ func (s *service) run(ctx context.Context) error {
 	}))
 
 	ready := &readiness{ready: ops.reloader.ready, health: healthSrv, logger: logger}
-	httpSrv := newHTTPServer(opsHandler(ready.check, ops.metricsHandler))
+	httpSrv := newHTTPServer(opsHandler(ready.notReady, ops.metricsHandler))
 
 	wg.Add(3)
 	go func() {
@@ -203,16 +209,56 @@ func (s *service) run(ctx context.Context) error {
 
 	var runErr error
 	select {
-	case <-ctx.Done():
+	case <-signalled.Done():
+		// Tell Envoy's health checks first, and go on answering until
+		// they have taken this replica out.
+		wasReady := ready.ready()
+		ready.draining.Store(true)
+		healthSrv.Shutdown()
+		runErr = s.drain(wasReady, errc)
 		logger.Info("shutting down", "grace", cfg.Server.ShutdownGrace.String())
 	case runErr = <-errc:
 		logger.Error("server failed, shutting down", "error", runErr)
+		healthSrv.Shutdown()
 	}
 	cancel()
-	// Tell Envoy's health checks first, then let in-flight Checks finish.
-	healthSrv.Shutdown()
+	// Stop taking Checks, and let in-flight ones finish.
 	s.stop(grpcSrv, httpSrv)
 	return runErr
+}
+
+// drain waits server.drain_delay while the health says NOT_SERVING and
+// Checks are still answered, so that Envoy's health checks take this
+// replica out before it stops taking Checks; otherwise Envoy would learn it
+// from refused connections, and a Check sent at that moment would fail. A
+// second SIGTERM or SIGINT (Ctrl-C pressed twice) ends the wait at once, a
+// server failing too. A service that was not ready has nothing to drain:
+// its health already said NOT_SERVING.
+func (s *service) drain(wasReady bool, errc <-chan error) error {
+	delay := authz.DefaultDrainDelay
+	if d := s.cfg.Server.DrainDelay; d != nil {
+		delay = *d
+	}
+	if s.opts.ops.skipDrain || delay <= 0 || !wasReady {
+		return nil
+	}
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	s.logger.Info("draining: health is NOT_SERVING and Checks are still answered, so Envoy's health checks take this replica out first; signal again to stop now",
+		"drain_delay", delay.String())
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case sig := <-again:
+		s.logger.Info("drain cut short", "signal", sig.String())
+		return nil
+	case err := <-errc:
+		s.logger.Error("server failed while draining, shutting down", "error", err)
+		return err
+	}
 }
 
 // stop drains the servers within the shutdown grace, then closes them.
@@ -250,8 +296,22 @@ type readiness struct {
 	health *health.Server
 	logger *slog.Logger
 
+	draining atomic.Bool // set on SIGTERM: /readyz says so
+
 	mu  sync.Mutex
 	was bool // the status last published
+}
+
+// notReady says why the service is not ready, for /readyz, or "" when it
+// is.
+func (r *readiness) notReady() string {
+	if r.draining.Load() {
+		return "shutting down"
+	}
+	if !r.check() {
+		return "waiting for signing keys"
+	}
+	return ""
 }
 
 // check reads the readiness, publishes it to the gRPC health service if it
@@ -288,16 +348,18 @@ func (r *readiness) track(ctx context.Context) {
 }
 
 // opsHandler serves /healthz (the process is alive), /readyz (the
-// configuration is loaded and every issuer has keys) and /metrics.
-func opsHandler(ready func() bool, metrics http.Handler) http.Handler {
+// configuration is loaded, every issuer has keys, and the service is not
+// shutting down) and /metrics. notReady says why the service is not ready,
+// or "" when it is.
+func opsHandler(notReady func() string, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "not ready: waiting for signing keys", http.StatusServiceUnavailable)
+		if why := notReady(); why != "" {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")

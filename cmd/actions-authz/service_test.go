@@ -53,6 +53,7 @@ func startService(t *testing.T, config string, hooks opsOptions) *testService {
 func startServiceAt(t *testing.T, path string, hooks opsOptions) *testService {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	hooks.skipDrain = true
 	pr, pw := io.Pipe()
 	logs := &syncBuffer{}
 	done := make(chan error, 1)

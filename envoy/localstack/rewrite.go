@@ -133,3 +133,61 @@ func encode(n *yaml.Node) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// SetEndpoints returns an Envoy bootstrap whose static cluster named
+// cluster has addrs ("host:port") as its endpoints, in one locality, in
+// place of the ones the file lists: envoy/envoy.yaml names one
+// actions-authz, a test or a person may run several replicas behind it.
+// Everything else in the file, the cluster's health checks and load
+// balancing included, is kept.
+func SetEndpoints(doc []byte, cluster string, addrs []string) ([]byte, error) {
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("cluster %s: no endpoints", cluster)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, err
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
+		return nil, fmt.Errorf("envoy bootstrap: not a YAML document")
+	}
+	var clusters *yaml.Node
+	if sr := mapValue(root.Content[0], "static_resources"); sr != nil {
+		clusters = mapValue(sr, "clusters")
+	}
+	if clusters == nil || clusters.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("envoy bootstrap: no static_resources.clusters")
+	}
+	for _, c := range clusters.Content {
+		if name := mapValue(c, "name"); name == nil || name.Value != cluster {
+			continue
+		}
+		la := mapValue(c, "load_assignment")
+		if la == nil {
+			return nil, fmt.Errorf("cluster %s (line %d) has no load_assignment", cluster, c.Line)
+		}
+		var src bytes.Buffer
+		src.WriteString("- lb_endpoints:\n")
+		for _, a := range addrs {
+			host, port, err := net.SplitHostPort(a)
+			if err != nil {
+				return nil, fmt.Errorf("cluster %s: endpoint %q: %w", cluster, a, err)
+			}
+			if _, err := strconv.Atoi(port); err != nil {
+				return nil, fmt.Errorf("cluster %s: endpoint %q: port %q is not a number", cluster, a, port)
+			}
+			fmt.Fprintf(&src, "  - endpoint: {address: {socket_address: {address: %q, port_value: %s}}}\n", host, port)
+		}
+		var endpoints yaml.Node
+		if err := yaml.Unmarshal(src.Bytes(), &endpoints); err != nil {
+			return nil, err
+		}
+		if v := mapValue(la, "endpoints"); v != nil {
+			*v = *endpoints.Content[0]
+		} else {
+			la.Content = append(la.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "endpoints"}, endpoints.Content[0])
+		}
+		return encode(&root)
+	}
+	return nil, fmt.Errorf("envoy bootstrap: no cluster named %s", cluster)
+}

@@ -179,3 +179,59 @@ func TestStartStackRefusesTakenAddress(t *testing.T) {
 		t.Fatalf("StartStack with %s taken: %v, want an error naming it", a.HTTP, err)
 	}
 }
+
+// SetEndpoints gives the rendered envoy/envoy.yaml's actions_authz cluster
+// several replicas, and touches nothing else.
+func TestSetEndpoints(t *testing.T) {
+	a, err := localstack.FreeAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	envoyConfig, _, err := localstack.RenderCompose(root, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicas := []string{"127.0.0.1:19000", "127.0.0.1:19010"}
+	out, err := localstack.SetEndpoints(envoyConfig, "actions_authz", replicas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after map[string]any
+	if err := yaml.Unmarshal(envoyConfig, &before); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(out, &after); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range replicas {
+		host, port, _ := net.SplitHostPort(r)
+		prefix := fmt.Sprintf("static_resources.clusters.0.load_assignment.endpoints.0.lb_endpoints.%d.endpoint.address.socket_address.", i)
+		if got := lookup(after, prefix+"address"); got != host {
+			t.Errorf("endpoint %d address %v, want %s", i, got, host)
+		}
+		if got := fmt.Sprint(lookup(after, prefix+"port_value")); got != port {
+			t.Errorf("endpoint %d port %v, want %s", i, got, port)
+		}
+	}
+	// The rest is as it was: the health checks, the other cluster.
+	for _, path := range []string{"static_resources.clusters.0.health_checks", "static_resources.clusters.1", "static_resources.listeners"} {
+		b, _ := json.Marshal(lookup(before, path))
+		a, _ := json.Marshal(lookup(after, path))
+		if string(a) != string(b) || string(a) == "null" {
+			t.Errorf("%s changed:\n%s\n%s", path, b, a)
+		}
+	}
+	for _, c := range []struct {
+		name, cluster string
+		addrs         []string
+		err           string
+	}{
+		{"no such cluster", "nope", replicas, "no cluster named nope"},
+		{"no endpoints", "actions_authz", nil, "no endpoints"},
+		{"not host:port", "actions_authz", []string{"replica"}, `endpoint "replica"`},
+	} {
+		if _, err := localstack.SetEndpoints(envoyConfig, c.cluster, c.addrs); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.err)
+		}
+	}
+}

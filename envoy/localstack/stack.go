@@ -221,6 +221,14 @@ func StartActionsAuthz(bin string, config []byte, dir, devAddr string, lifetime 
 	return Start("actions-authz", exec.Command(bin, "serve", "--dev", "--dev-addr", devAddr, "--config", path), lifetime, echo)
 }
 
+// StartServe runs bin serve with the configuration file at path, listening
+// on grpcAddr and httpAddr whatever the file says: several replicas can
+// share one file, as the pods of a Deployment share a ConfigMap, and a
+// replica restarted with the same addresses is the same endpoint to Envoy.
+func StartServe(name, bin, path, grpcAddr, httpAddr string, lifetime time.Duration, echo io.Writer) (*Process, error) {
+	return Start(name, exec.Command(bin, "serve", "--config", path, "--grpc-addr", grpcAddr, "--http-addr", httpAddr), lifetime, echo)
+}
+
 // WaitHealthy waits until Envoy's health checks find host of cluster
 // healthy.
 func (e *Envoy) WaitHealthy(ctx context.Context, cluster, host string) error {

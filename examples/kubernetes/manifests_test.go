@@ -19,6 +19,7 @@ import (
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
@@ -324,6 +325,7 @@ func TestKubernetesManifests(t *testing.T) {
 			GRPCAddr      string `json:"grpc_addr"`
 			HTTPAddr      string `json:"http_addr"`
 			ShutdownGrace string `json:"shutdown_grace"`
+			DrainDelay    string `json:"drain_delay"`
 		} `json:"server"`
 	}
 	if err := yaml.Unmarshal([]byte(data), &cfg); err != nil {
@@ -333,12 +335,19 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Errorf("configuration listens on %s and %s, the container exposes %d and %d",
 			cfg.Server.GRPCAddr, cfg.Server.HTTPAddr, grpcPort, httpPort)
 	}
+	// On SIGTERM the replica drains, then stops: the kubelet must not kill
+	// it before both are over. The ConfigMap spells both out, so that the
+	// sum is checked here rather than assumed from the defaults.
 	grace, err := time.ParseDuration(cfg.Server.ShutdownGrace)
 	if err != nil {
 		t.Fatalf("server.shutdown_grace: %v", err)
 	}
-	if pod.Spec.TerminationGracePeriodSeconds == nil || float64(*pod.Spec.TerminationGracePeriodSeconds) <= grace.Seconds() {
-		t.Errorf("terminationGracePeriodSeconds %v must exceed shutdown_grace %v", pod.Spec.TerminationGracePeriodSeconds, grace)
+	drain, err := time.ParseDuration(cfg.Server.DrainDelay)
+	if err != nil {
+		t.Fatalf("server.drain_delay: %v", err)
+	}
+	if pod.Spec.TerminationGracePeriodSeconds == nil || float64(*pod.Spec.TerminationGracePeriodSeconds) <= (drain+grace).Seconds() {
+		t.Errorf("terminationGracePeriodSeconds %v must exceed drain_delay %v + shutdown_grace %v", pod.Spec.TerminationGracePeriodSeconds, drain, grace)
 	}
 
 	// Services: select the pods, target the container's ports by name.
