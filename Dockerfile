@@ -44,7 +44,8 @@ FROM gcr.io/distroless/static-debian12:nonroot AS release
 ARG VERSION
 ARG TARGETOS
 ARG TARGETARCH
-COPY dist/actions-authz_${VERSION}_${TARGETOS}_${TARGETARCH} /usr/local/bin/actions-authz
+# --chmod: a binary that went through a workflow artifact lost its mode.
+COPY --chmod=0755 dist/actions-authz_${VERSION}_${TARGETOS}_${TARGETARCH} /usr/local/bin/actions-authz
 USER nonroot:nonroot
 EXPOSE 9000 9001
 HEALTHCHECK --interval=5s --timeout=3s --retries=3 \
