@@ -2,7 +2,8 @@
 GO      ?= go
 CONFIG  ?= examples/dev/config.yaml
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # vtprotobuf: go-control-plane's generated encoders, which envoy.ServerOptions
 # uses for CheckResponses (a third of the cost of the reflection-based one).
 TAGS    ?= vtprotobuf
@@ -10,6 +11,25 @@ TAGS    ?= vtprotobuf
 # Static-check tools, fetched from the Go module proxy and pinned by version.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+# actionlint checks the GitHub workflows. It runs shellcheck on their run:
+# scripts only when SHELLCHECK names it (.ci/run does), so that the result
+# does not depend on what happens to be installed.
+ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+SHELLCHECK  ?=
+WORKFLOWS   := $(wildcard .github/workflows/*.yml examples/workflow/.github/workflows/*.yml)
+
+# Releases (make release-snapshot; the release workflow runs the same target):
+# one static binary per target, a CycloneDX SBOM of each, read from the
+# binary's own build information, and SHA256SUMS over them all, in DIST.
+# The Go toolchain is pinned in .go-version (GOTOOLCHAIN fetches it from the
+# Go module proxy if the local go is another one): the same source, version
+# and toolchain give the same bytes. make release-check proves it.
+RELEASE_TARGETS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+RELEASE_GO      := go$(shell cat .go-version)
+CYCLONEDX_GOMOD := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
+DIST            ?= dist
+# Extra go build flags for release-check (-a: rebuild every package).
+RELEASE_BUILDFLAGS ?=
 
 # Fuzz targets as package:Target. go test -fuzz runs one target at a time.
 FUZZ_TARGETS := ./claims:FuzzVerify ./authz:FuzzParseConfig ./authz:FuzzPattern ./envoy:FuzzCheck ./envoy:FuzzReadCheckRequest ./authz/internal/urlpath:FuzzNormalize
@@ -22,7 +42,7 @@ FUZZTIME     ?= 30s
 ENVOY_VERSION := $(shell cat envoy/ENVOY_VERSION)
 ENVOY_VENV    := .cache/envoy-$(ENVOY_VERSION)
 
-.PHONY: all build run test test-resilience bench load lint vuln fuzz fmt up down stack envoy clean
+.PHONY: all build run test test-resilience bench load lint vuln fuzz fmt up down stack envoy release-snapshot release-check clean
 
 all: build
 
@@ -45,6 +65,7 @@ test: ## Vet and run every test with the race detector, real Envoy included (ins
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	cd examples/kubernetes && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd deploy/helm && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 	$(GO) test -race -count=1 -tags '$(TAGS)' ./envoy
 
 test-resilience: ## Through real Envoy, two replicas under load: rolling restart, kill -9, key rotation, issuer outage, reloads (about 2 minutes; run alone)
@@ -81,10 +102,12 @@ load: build ## Load runs on 127.0.0.1: actions-authz against the baseline, then 
 	$(GO) test -c -o bin/baseline.test ./cmd/actions-authz
 	bash examples/dev/load.sh
 
-lint: ## Static checks: gofmt, go vet, staticcheck
+lint: ## Static checks: gofmt, go vet, staticcheck, actionlint on the GitHub workflows
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(ACTIONLINT) -shellcheck='$(SHELLCHECK)' -pyflakes= $(WORKFLOWS)
+	@! grep -nE '^[[:space:]-]*uses:' $(WORKFLOWS) | grep -vE 'uses: [^ @]+@[0-9a-f]{40} # v[0-9]' || { echo 'workflows: pin every action by commit SHA, with its version in a comment'; exit 1; }
 
 vuln: ## Known vulnerabilities in the code paths we call (needs vuln.go.dev)
 	$(GO) run $(GOVULNCHECK) ./...
@@ -120,5 +143,21 @@ up: ## Start Envoy + actions-authz + the sample private service (needs Docker); 
 down: ## Stop the local stack
 	docker compose down
 
+release-snapshot: ## Release binaries (linux, darwin; amd64, arm64), their CycloneDX SBOMs and SHA256SUMS into dist/, offline and reproducibly
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for t in $(RELEASE_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; out=$(DIST)/actions-authz_$(VERSION)_$${os}_$${arch}; \
+		echo "release-snapshot: $$out"; \
+		GOTOOLCHAIN=$(RELEASE_GO) CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch \
+			$(GO) build $(RELEASE_BUILDFLAGS) -tags '$(TAGS)' -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o $$out ./cmd/actions-authz; \
+		GOTOOLCHAIN=$(RELEASE_GO) CGO_ENABLED=0 \
+			$(GO) run -trimpath $(CYCLONEDX_GOMOD) bin -json -notimestamp -noserial -version '$(VERSION)' -output $$out.cdx.json $$out; \
+	done
+	cd $(DIST) && LC_ALL=C sha256sum actions-authz_* > SHA256SUMS
+	@cat $(DIST)/SHA256SUMS
+
+release-check: ## Build the release twice, the second time from another copy of the source with every package rebuilt, and compare the bytes
+	bash .ci/release-check
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -6,11 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/debug"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with
+// -ldflags "-X main.version=... -X main.commit=..." (make build, make
+// release-snapshot). Without them the build information fills them in.
+var (
+	version = "dev"
+	commit  = ""
+)
 
 // exitError carries a process exit code other than 1.
 type exitError struct {
@@ -71,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "loadtest":
 		return loadtest(ctx, rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "actions-authz", buildVersion())
+		fmt.Fprintln(stdout, versionLine())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -89,6 +95,35 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return version
+}
+
+// versionLine is what "actions-authz version" prints: the version, the
+// commit it was built from and the Go toolchain that built it, for example
+// "actions-authz v1.2.0 commit 3d3c42e5aac5ba805825da76410c181273ba90b1 go1.26.8 linux/amd64".
+func versionLine() string {
+	rev, goVersion := commit, runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		if rev == "" {
+			rev = buildSetting(bi, "vcs.revision")
+			if rev != "" && buildSetting(bi, "vcs.modified") == "true" {
+				rev += "-dirty"
+			}
+		}
+	}
+	if rev == "" {
+		rev = "unknown"
+	}
+	return fmt.Sprintf("actions-authz %s commit %s %s %s/%s", buildVersion(), rev, goVersion, runtime.GOOS, runtime.GOARCH)
+}
+
+func buildSetting(bi *debug.BuildInfo, key string) string {
+	for _, s := range bi.Settings {
+		if s.Key == key {
+			return s.Value
+		}
+	}
+	return ""
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.

@@ -15,7 +15,7 @@ func TestRunCommands(t *testing.T) {
 		stdout   string
 		errorHas string
 	}{
-		{name: "version", args: []string{"version"}, code: -1, stdout: "actions-authz "},
+		{name: "version", args: []string{"version"}, code: -1, stdout: "actions-authz dev commit "},
 		{name: "no command", args: nil, code: 2, errorHas: "no command"},
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, errorHas: "unknown command"},
 		{name: "check valid", args: []string{"check", "--config", "testdata/valid.yaml"}, code: -1, stdout: "ok (1 policies)"},
