@@ -372,11 +372,13 @@ const (
 	readmeFilter  = "envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter"
 	readmeCluster = "envoy.config.cluster.v3.Cluster"
 	readmeRoute   = "envoy.config.route.v3.Route"
+	readmeReplies = "envoy.extensions.filters.network.http_connection_manager.v3.LocalReplyConfig"
 )
 
-// readmeBootstrap assembles the README's three snippets into one bootstrap:
+// readmeBootstrap assembles the README's four snippets into one bootstrap:
 // a listener whose HTTP connection manager runs the README's filter then the
-// router, with a route configuration holding the README's route; the
+// router, with the README's local replies and a route configuration holding
+// the README's route; the
 // README's cluster; and a STATIC cluster on 127.0.0.1 for each cluster the
 // route names (deploy_api), which stands for the user's own service.
 func readmeBootstrap(t *testing.T, dir string) string {
@@ -388,7 +390,7 @@ func readmeBootstrap(t *testing.T, dir string) string {
 	re := regexp.MustCompile("(?s)<!-- envoy: ([A-Za-z0-9_.]+) -->\\s*```yaml\n(.*?)```")
 	for _, m := range re.FindAllSubmatch(readme, -1) {
 		kind := string(m[1])
-		if kind != readmeFilter && kind != readmeCluster && kind != readmeRoute || snippets[kind] != nil {
+		if kind != readmeFilter && kind != readmeCluster && kind != readmeRoute && kind != readmeReplies || snippets[kind] != nil {
 			t.Fatalf("README.md: a snippet of type %s that the assembled bootstrap has no place for", kind)
 		}
 		var v map[string]any
@@ -397,7 +399,7 @@ func readmeBootstrap(t *testing.T, dir string) string {
 		}
 		snippets[kind] = v
 	}
-	for _, kind := range []string{readmeFilter, readmeCluster, readmeRoute} {
+	for _, kind := range []string{readmeFilter, readmeCluster, readmeRoute, readmeReplies} {
 		if snippets[kind] == nil {
 			t.Fatalf("README.md has no <!-- envoy: %s --> snippet", kind)
 		}
@@ -417,8 +419,9 @@ func readmeBootstrap(t *testing.T, dir string) string {
 					"filters": []any{map[string]any{
 						"name": "envoy.filters.network.http_connection_manager",
 						"typed_config": map[string]any{
-							"@type":       "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-							"stat_prefix": "ingress",
+							"@type":              "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+							"stat_prefix":        "ingress",
+							"local_reply_config": snippets[readmeReplies],
 							"route_config": map[string]any{
 								"name": "local",
 								"virtual_hosts": []any{map[string]any{
