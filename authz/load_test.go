@@ -229,36 +229,6 @@ func TestExplicitSettings(t *testing.T) {
 	}
 }
 
-func TestIssuerURLs(t *testing.T) {
-	tests := []struct {
-		url string
-		ok  bool
-	}{
-		{"https://token.actions.githubusercontent.com", true},
-		{"https://token.actions.githubusercontent.com/my-enterprise", true},
-		{"https://ghes.example.com/_services/token", true},
-		{"http://127.0.0.1:8080", true},
-		{"http://127.1.2.3", true},
-		{"http://localhost:8080/x", true},
-		{"http://LOCALHOST", true},
-		{"http://[::1]:8080", true},
-		{"http://token.actions.githubusercontent.com", false},
-		{"http://127.0.0.1.nip.io", false},
-		{"http://localhost.example.com", false},
-		{"http://10.0.0.1", false},
-		{"ftp://example.com", false},
-		{"token.actions.githubusercontent.com", false},
-		{"https://user:pw@example.com", false},
-		{"https://example.com/?q=1", false},
-	}
-	for _, tt := range tests {
-		got := checkURL(tt.url, true)
-		if (got == "") != tt.ok {
-			t.Errorf("checkURL(%q) = %q, want ok=%v", tt.url, got, tt.ok)
-		}
-	}
-}
-
 func TestWarnings(t *testing.T) {
 	tests := []struct {
 		file string

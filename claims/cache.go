@@ -15,10 +15,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// DefaultCacheMaxEntries is the number of verified tokens a Verifier keeps
-// when Config.CacheMaxEntries is zero.
-const DefaultCacheMaxEntries = 100000
-
 // CacheStats counts the work of the verified-token cache since the Verifier
 // was built. Counters only grow; Entries is the number held now.
 type CacheStats struct {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/internal/fileread"
 	"github.com/actions-authz/actions-authz/metrics"
 )
 
@@ -269,7 +270,7 @@ func hashKeyFiles(issuers []claims.IssuerConfig) map[string][32]byte {
 // hashFile returns the SHA-256 of the file at path, read with the bound of
 // a key set.
 func hashFile(path string) ([32]byte, error) {
-	data, err := readFileLimit(path, maxJWKSFileBytes)
+	data, err := fileread.Limited(path, maxJWKSFileBytes)
 	if err != nil {
 		return [32]byte{}, err
 	}
