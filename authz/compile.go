@@ -68,6 +68,11 @@ func (c *compiler) server(s *ServerConfig, n *yaml.Node) {
 	if t := s.TLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
 		c.fail(lineOf(child(n, "tls"), line), "server: tls", "cert_file and key_file are both required")
 	}
+	switch s.Decoder {
+	case "", "fast", "protobuf":
+	default:
+		c.fail(lineOf(child(n, "decoder"), line), "server: decoder", "invalid decoder "+strconv.Quote(s.Decoder)+": want fast or protobuf")
+	}
 }
 
 // verifier checks the settings the token verifier owns with

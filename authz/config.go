@@ -33,6 +33,10 @@ type ServerConfig struct {
 	ForwardAuthAddr string        `yaml:"forward_auth_addr"` // off when empty
 	ShutdownGrace   time.Duration `yaml:"shutdown_grace"`    // default 10s
 	TLS             *TLSConfig    `yaml:"tls"`
+	// Decoder reads CheckRequests: "fast" (the default; a hand decoder that
+	// hands what it cannot read to protobuf) or "protobuf" (protobuf's
+	// decoder alone).
+	Decoder string `yaml:"decoder"`
 }
 
 // TLSConfig enables TLS, and with ClientCAFile mutual TLS, on the gRPC listener.

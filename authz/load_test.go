@@ -152,6 +152,7 @@ func TestParseConfigErrors(t *testing.T) {
 			`token: header: "x-github-repository" is also an upstream identity header`},
 		{"duplicate upstream claim", head + "upstream: {claims: [ref, ref]}\npolicies: [{name: p, allow: [{repository_id: \"1\"}]}]\n", `upstream: claims[1]: claim "ref" is listed twice`},
 		{"bad address", head + "server: {grpc_addr: \"9000\"}\npolicies: [{name: p, allow: [{repository_id: \"1\"}]}]\n", `server: grpc_addr: invalid address "9000"`},
+		{"bad decoder", head + "server: {decoder: gzip}\npolicies: [{name: p, allow: [{repository_id: \"1\"}]}]\n", `server: decoder: invalid decoder "gzip": want fast or protobuf`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -216,7 +216,7 @@ func BenchmarkCheckGRPC(b *testing.B) {
 				if server == "baseline" {
 					benchGRPC(b, newBaseline(b, f.issuerURL, f.cfg.AllAudiences()[0], token == "cached"), f.reqs)
 				} else {
-					benchGRPC(b, productServer(b, f, token == "cached", io.Discard), f.reqs, envoy.ServerOptions()...)
+					benchGRPC(b, productServer(b, f, token == "cached", io.Discard), f.reqs, envoy.ServerOptions(envoy.DecoderOptions{})...)
 				}
 			})
 		}

@@ -151,7 +151,7 @@ func (s *service) run(ctx context.Context) error {
 			return err
 		}
 	}
-	grpcSrv := newGRPCServer(tlsCfg)
+	grpcSrv := newGRPCServer(tlsCfg, envoy.DecoderOptions{Protobuf: cfg.Server.Decoder == "protobuf", OnFallback: ops.metrics.DecoderFallback})
 	healthSrv := health.NewServer()
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)

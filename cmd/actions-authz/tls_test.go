@@ -83,7 +83,7 @@ func serveTLS(t *testing.T, files authz.TLSConfig, logs *syncBuffer) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveGRPCOn(t, newGRPCServer(tlsCfg))
+	return serveGRPCOn(t, newGRPCServer(tlsCfg, envoy.DecoderOptions{}))
 }
 
 func serveGRPCOn(t *testing.T, gs *grpc.Server) string {
