@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -31,6 +30,7 @@ type serveOptions struct {
 	httpAddr   string
 	dev        bool
 	devAddr    string
+	gcTuning   bool
 	ops        opsOptions // test hooks for reload, keys and metrics
 }
 
@@ -42,6 +42,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.httpAddr, "http-addr", "", "health and metrics listen address (overrides server.http_addr)")
 	fs.BoolVar(&o.dev, "dev", false, "also run and trust an embedded development issuer (never in production)")
 	fs.StringVar(&o.devAddr, "dev-addr", "127.0.0.1:9002", "listen address of the development issuer (with --dev)")
+	fs.BoolVar(&o.gcTuning, "gc-tuning", true, "size the garbage collector for a small heap, unless GOGC or GOMEMLIMIT is set (false: Go's defaults)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -66,12 +67,7 @@ func serveWith(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	for _, w := range cfg.Warnings() {
 		logger.Warn("configuration warning", "warning", w)
 	}
-	if tuneGC() {
-		logger.Info("garbage collection sized for a small heap: GOGC off under a memory limit while the live heap is under a third of it",
-			"memory_limit_bytes", gcMemoryFloor)
-	} else {
-		logger.Info("garbage collection as the environment sets it", "GOGC", os.Getenv("GOGC"), "GOMEMLIMIT", os.Getenv("GOMEMLIMIT"))
-	}
+	defer startGCTuning(o.gcTuning, logger).Stop()
 	s := newService(cfg, o, logger)
 	s.level, s.logOut = level, logOut
 	return s.run(ctx)
