@@ -20,6 +20,7 @@ import (
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/forwardauth"
 )
@@ -59,7 +60,7 @@ func serveWith(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		return fmt.Errorf("%s is invalid:\n%w", o.configPath, err)
 	}
 	applyOverrides(cfg, o)
-	logOut := newLogWriter(stderr, 0)
+	logOut := decisionlog.NewWriter(stderr, 0)
 	defer logOut.Close()
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.Log.Level))
@@ -78,8 +79,8 @@ type service struct {
 	cfg    *authz.Config
 	opts   serveOptions
 	logger *slog.Logger
-	level  *slog.LevelVar // log.level, changed by reloads
-	logOut *logWriter     // the logger's output, for its drop count
+	level  *slog.LevelVar      // log.level, changed by reloads
+	logOut *decisionlog.Writer // the logger's output, for its drop count
 }
 
 func newService(cfg *authz.Config, o serveOptions, logger *slog.Logger) *service {
