@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,14 +22,13 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 )
 
 // stack is a test issuer, a verifier and a Check server on loopback.
@@ -88,7 +86,7 @@ func newStack(t testing.TB) *stack {
 	waitReady(t, v)
 
 	s.authorizer = authz.NewAuthorizer(v, cfg.Engine())
-	s.client = serveGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
+	s.client = envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
 	return s
 }
 
@@ -101,25 +99,6 @@ func waitReady(t testing.TB, v *claims.Verifier) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// serveGRPC runs srv on a loopback port and returns a client to it.
-func serveGRPC(t testing.TB, srv authv3.AuthorizationServer) authv3.AuthorizationClient {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(gs, srv)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return authv3.NewAuthorizationClient(conn)
 }
 
 // checkRequest is shaped as Envoy sends it: lower-case keys, pseudo-headers
@@ -413,7 +392,7 @@ func TestCheckUnavailableBeforeKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := serveGRPC(t, envoy.NewServer(envoy.Options{Authorizer: authz.NewAuthorizer(v, cfg.Engine())}))
+	client := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: authz.NewAuthorizer(v, cfg.Engine())}))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	resp, err := client.Check(ctx, checkRequest("", "/api/x", bearer(s.mint(t, nil))))

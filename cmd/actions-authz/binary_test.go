@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -109,20 +107,7 @@ func startBinaryWith(t *testing.T, config string, args []string, env ...string) 
 	p := &process{cmd: cmd, exited: make(chan error, 1), logs: &syncBuffer{}}
 	addrs := make(chan [2]string, 1)
 	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Bytes()
-			p.logs.Write(append(line, '\n'))
-			var rec struct {
-				Msg      string `json:"msg"`
-				GRPCAddr string `json:"grpc_addr"`
-				HTTPAddr string `json:"http_addr"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "serving" {
-				addrs <- [2]string{rec.GRPCAddr, rec.HTTPAddr}
-			}
-		}
-		io.Copy(io.Discard, stderr)
+		followLog(stderr, p.logs, addrs)
 		p.exited <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
@@ -186,13 +171,7 @@ server:
 issuers:
   - url: %s
     refresh_min_interval: 1ms
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`, srv.URL))
+`+ownerPolicy, srv.URL))
 	p.waitReady(t)
 
 	conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -286,13 +265,7 @@ func ownerConfig(issuerURL string) string {
 	return fmt.Sprintf(`
 issuers:
   - url: %s
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`, issuerURL)
+`+ownerPolicy, issuerURL)
 }
 
 func TestBinaryNotReadyWithoutKeys(t *testing.T) {
