@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/actions-authz/actions-authz/claims/internal/intern"
 	"github.com/actions-authz/actions-authz/claims/internal/slab"
 )
 
@@ -68,7 +69,7 @@ type tokenCache struct {
 	shards   []cacheShard
 	mask     uint8
 	perShard int
-	shapes   shapeTable
+	shapes   intern.Table[shape] // a record names its shape by index
 	keys     keyList
 }
 
@@ -103,7 +104,6 @@ func newTokenCache(max int) *tokenCache {
 // perShard entries each.
 func newShardedCache(n, perShard int) *tokenCache {
 	c := &tokenCache{shards: make([]cacheShard, n), mask: uint8(n - 1), perShard: perShard}
-	c.shapes.ids = make(map[shape]uint32)
 	for i := range c.shards {
 		c.shards[i].table = slab.New(perShard, recSize)
 	}
@@ -114,7 +114,7 @@ func (c *tokenCache) shard(k *cacheKey) *cacheShard { return &c.shards[k[0]&c.ma
 
 // remove drops the record in slot p of s, and its hold on its shape.
 func (c *tokenCache) remove(s *cacheShard, p uint32, r []byte) {
-	c.shapes.release(binary.LittleEndian.Uint32(r[offShape:]))
+	c.shapes.Release(binary.LittleEndian.Uint32(r[offShape:]))
 	s.table.Remove(p)
 }
 
@@ -136,10 +136,10 @@ func (c *tokenCache) get(k *cacheKey, now time.Time) (hit, bool) {
 		s.misses++
 		return hit{}, false
 	}
-	// The shape is read while the record holds it: once the shard's lock is
-	// released, the record may go, and its shape index be given to another
-	// token's shape.
-	h.shape = c.shapes.at(binary.LittleEndian.Uint32(r[offShape:]))
+	// The shape is read while the record holds its index: once the shard's
+	// lock is released, the record may go, and the index be given to
+	// another token's shape (the *shape read stays this token's).
+	h.shape = c.shapes.At(binary.LittleEndian.Uint32(r[offShape:]))
 	s.hits++
 	return h, true
 }
@@ -150,7 +150,7 @@ func (c *tokenCache) put(k *cacheKey, e *entry) {
 	if len(e.own) > recOwnMax {
 		return
 	}
-	shapeID := c.shapes.acquire(e.shape)
+	shapeID := c.shapes.Acquire(e.shape)
 	keyIdx := c.keys.indexOf(e.key)
 	s := c.shard(k)
 	s.mu.Lock()

@@ -159,7 +159,7 @@ func TestCacheBound(t *testing.T) {
 			if tt.distinctShapes {
 				wantShapes = st.Entries
 			}
-			if n := len(v.cache.shapes.ids); n != wantShapes {
+			if n := v.cache.shapes.Len(); n != wantShapes {
 				t.Errorf("%d shapes held for %d entries, want %d", n, st.Entries, wantShapes)
 			}
 		})

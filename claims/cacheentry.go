@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -77,64 +75,6 @@ func readRecord(r []byte, keys *keyList) hit {
 		own: string(r[recHeader : recHeader+int(n)]),
 	}
 }
-
-// shapeTable interns the shapes of the cached tokens, counting the records
-// that use each, so that a record names its shape by a small index. Reading
-// a shape (at, on every cache hit) takes no lock: interned shapes are never
-// modified, and items is replaced, not reallocated in place, when it grows.
-type shapeTable struct {
-	mu    sync.Mutex
-	ids   map[shape]uint32
-	refs  []int                    // by index
-	free  []uint32                 // unused indexes
-	items atomic.Pointer[[]*shape] // by index; nil when unused
-}
-
-// acquire returns the index of s, adding it if new, and counts one more
-// record using it.
-func (t *shapeTable) acquire(s shape) uint32 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	id, ok := t.ids[s]
-	if !ok {
-		var items []*shape
-		if p := t.items.Load(); p != nil {
-			items = *p
-		}
-		if n := len(t.free); n > 0 {
-			id, t.free = t.free[n-1], t.free[:n-1]
-			items[id] = &s // no reader: no record uses id
-		} else {
-			// Readers index their own copy of the slice, below its length:
-			// an append in place writes beyond it.
-			id = uint32(len(items))
-			items = append(items, &s)
-			t.items.Store(&items)
-			t.refs = append(t.refs, 0)
-		}
-		t.ids[s] = id
-	}
-	t.refs[id]++
-	return id
-}
-
-// release counts one record fewer using shape id, and forgets the shape
-// when none does.
-func (t *shapeTable) release(id uint32) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.refs[id]--; t.refs[id] == 0 {
-		items := *t.items.Load()
-		delete(t.ids, *items[id])
-		items[id] = nil
-		t.free = append(t.free, id)
-	}
-}
-
-// at returns shape id. The caller holds the lock of a shard with a record
-// that uses it, so that the index still names that shape; the shape itself
-// stays valid after.
-func (t *shapeTable) at(id uint32) *shape { return (*t.items.Load())[id] }
 
 // newEntry returns the cache entry of the verified claims c, signed with
 // key, or false when c cannot be cached: it expires within the second, or
