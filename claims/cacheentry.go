@@ -14,7 +14,7 @@ import (
 // index.
 //
 //	exp, iat, nbf  int64     Unix nanoseconds; nbf may be noTime
-//	shape          uint32    index in the cache's shapeTable
+//	shape          uint32    index in the cache's shapes (intern.Table)
 //	key            uint32    index in the cache's key list
 //	own            uint16 length, then bytes: encodeOwn (jti, run claims)
 const (
@@ -167,7 +167,7 @@ var sharedFields = func() (fs [int(fieldCount) - 2 - len(ownFields)]Field) {
 
 // shape is every string claim of a token except jti, which is new in every
 // token, and the claims of its run (encodeOwn); the time claims are kept in
-// the record. It is comparable, so that the shapeTable keeps one copy of
+// the record. It is comparable, so that the cache's intern.Table keeps one copy of
 // the shape that many tokens share, for as long as any record refers to it.
 type shape struct {
 	aud     string // the one audience, or with audList several, encoded by encodeList
