@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/authztest"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/envoy"
@@ -69,36 +70,12 @@ func newStack(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := authz.ParseConfig([]byte(strings.ReplaceAll(string(raw), "ISSUER_URL", srv.URL)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.maxBytes = cfg.Token.MaxBytes
-	v, err := claims.NewVerifier(cfg.VerifierConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.verifier = v
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { v.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitReady(t, v)
-
-	s.authorizer = authz.NewAuthorizer(v, cfg.Engine())
+	st := authztest.Start(t, strings.ReplaceAll(string(raw), "ISSUER_URL", srv.URL))
+	s.maxBytes = st.Config.Token.MaxBytes
+	s.verifier, s.authorizer = st.Verifier, st.Authorizer
+	authztest.WaitReady(t, s.verifier)
 	s.client = envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
 	return s
-}
-
-func waitReady(t testing.TB, v *claims.Verifier) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !v.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatal("verifier not ready after 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // checkRequest is shaped as Envoy sends it: lower-case keys, pseudo-headers
