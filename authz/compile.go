@@ -1,8 +1,8 @@
 package authz
 
 import (
+	"errors"
 	"net"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -40,8 +40,7 @@ func (c *compiler) warn(line int, place, msg string) {
 // meaningful when no problem was recorded.
 func (c *compiler) compile(cfg *Config) *Engine {
 	c.server(&cfg.Server, child(c.root, "server"))
-	c.issuers(cfg.Issuers, child(c.root, "issuers"))
-	c.audiences(cfg.Audiences, child(c.root, "audiences"), "audiences", c.complete(c.root))
+	c.verifier(cfg)
 	c.token(&cfg.Token, child(c.root, "token"))
 	c.cache(&cfg.Cache, child(c.root, "cache"))
 	c.log(&cfg.Log, child(c.root, "log"))
@@ -73,99 +72,70 @@ func (c *compiler) server(s *ServerConfig, n *yaml.Node) {
 	if t := s.TLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
 		c.fail(lineOf(child(n, "tls"), line), "server: tls", "cert_file and key_file are both required")
 	}
+	switch s.Decoder {
+	case "", "fast", "protobuf":
+	default:
+		c.fail(lineOf(child(n, "decoder"), line), "server: decoder", "invalid decoder "+strconv.Quote(s.Decoder)+": want fast or protobuf")
+	}
 }
 
-func (c *compiler) issuers(list []claims.IssuerConfig, n *yaml.Node) {
-	if len(list) == 0 && c.complete(c.root) {
-		c.fail(lineOf(n, 0), "issuers", "no issuers: list at least one (url: https://token.actions.githubusercontent.com for github.com)")
-		return
+// verifier checks the settings the token verifier owns with
+// claims.Config.Validate, the check NewVerifier applies at start-up, and
+// places each problem on its line: check and serve refuse the same files.
+func (c *compiler) verifier(cfg *Config) {
+	vc := claims.Config{Issuers: cfg.Issuers, Audiences: cfg.Audiences, MaxBytes: cfg.Token.MaxBytes, MaxLifetime: cfg.Token.MaxLifetime}
+	var errs claims.FieldErrors
+	if errors.As(vc.Validate(), &errs) {
+		for _, fe := range errs {
+			c.field(fileKeys[fe.Path], fe)
+		}
 	}
-	seen := make(map[string]int)
-	for i, is := range list {
-		in := item(n, i)
-		place := "issuers" + index(i)
-		line := lineOf(in, lineOf(n, 0))
-		urlLine := lineOf(child(in, "url"), line)
-		switch {
-		case is.URL == "":
-			if c.complete(in) {
-				c.fail(line, place+": url", "missing issuer url")
-			}
-		default:
-			if err := checkURL(is.URL, true); err != "" {
-				c.fail(urlLine, place+": url", err)
-			} else if strings.HasSuffix(is.URL, "/") {
-				c.warn(urlLine, place+": url", "ends with \"/\": the issuer is matched exactly and GitHub's has no trailing slash")
-			}
-			if first, dup := seen[is.URL]; dup {
-				c.fail(urlLine, place+": url", "issuer "+strconv.Quote(is.URL)+" is listed twice (also issuers"+index(first)+")")
-			}
-			seen[is.URL] = i
-		}
-		if is.JWKSURL != "" {
-			if err := checkURL(is.JWKSURL, false); err != "" {
-				c.fail(lineOf(child(in, "jwks_url"), line), place+": jwks_url", err)
-			}
-			if is.JWKSFile != "" {
-				c.fail(lineOf(child(in, "jwks_file"), line), place, "set jwks_url or jwks_file, not both")
-			}
-		}
-		for j, alg := range is.Algorithms {
-			if alg != "RS256" && alg != "RS384" && alg != "RS512" {
-				c.fail(lineOf(item(child(in, "algorithms"), j), line), place+": algorithms"+index(j),
-					"unsupported algorithm "+strconv.Quote(alg)+": want RS256, RS384 or RS512")
-			}
-		}
-		for _, d := range []struct {
-			key string
-			neg bool
-		}{
-			{"refresh_interval", is.RefreshInterval < 0}, {"refresh_min_interval", is.RefreshMinInterval < 0}, {"max_stale", is.MaxStale < 0},
-		} {
-			if d.neg {
-				c.fail(lineOf(child(in, d.key), line), place+": "+d.key, "must not be negative")
-			}
+	for i, is := range cfg.Issuers {
+		if strings.HasSuffix(is.URL, "/") && claims.CheckIssuerURL(is.URL) == nil {
+			c.warn(lineOf(child(item(child(c.root, "issuers"), i), "url"), 0), "issuers"+index(i)+": url",
+				"ends with \"/\": the issuer is matched exactly and GitHub's has no trailing slash")
 		}
 	}
 }
 
-// checkURL returns what is wrong with an issuer or JWKS URL, or "". Only
-// https is accepted, and http for a loopback host (127.0.0.0/8, ::1,
-// localhost), for development issuers.
-func checkURL(s string, issuer bool) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "invalid URL " + strconv.Quote(s)
+// fileKeys names the claims.Config settings that the file holds elsewhere.
+var fileKeys = map[string]string{"max_bytes": "token.max_bytes", "max_lifetime": "token.max_lifetime"}
+
+// field records fe at the line of its path in the file (path, or fe.Path
+// when empty). A missing setting is only reported in a complete mapping:
+// otherwise it is most likely the misspelt key already reported.
+func (c *compiler) field(path string, fe *claims.FieldError) {
+	if path == "" {
+		path = fe.Path
 	}
-	switch {
-	case u.Host == "" || u.Opaque != "":
-		return "invalid URL " + strconv.Quote(s) + ": want https://host/path"
-	case u.User != nil:
-		return "URL " + strconv.Quote(s) + " must not hold user information"
-	case issuer && (u.RawQuery != "" || u.Fragment != ""):
-		return "issuer " + strconv.Quote(s) + " must not have a query or fragment"
-	case u.Scheme == "https":
-		return ""
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-		return ""
+	n, line, place := c.root, 0, ""
+	for _, seg := range strings.Split(path, ".") {
+		key, i := seg, -1
+		if k, rest, ok := strings.Cut(seg, "["); ok {
+			key = k
+			i, _ = strconv.Atoi(strings.TrimSuffix(rest, "]"))
+		}
+		place = at(place, seg)
+		parent := n
+		if n = child(n, key); n != nil && i >= 0 {
+			n = item(n, i)
+		}
+		if n == nil {
+			if !c.complete(parent) {
+				return
+			}
+			break
+		}
+		line = n.Line
 	}
-	return "URL " + strconv.Quote(s) + " must use https (http is accepted only for loopback hosts)"
+	c.fail(line, place, fe.Msg)
 }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// audiences checks an audience list; required says whether it must be given.
-func (c *compiler) audiences(list []string, n *yaml.Node, place string, required bool) {
+// audiences checks a policy's audience list, which overrides the global one
+// (that one is the verifier's, checked by claims).
+func (c *compiler) audiences(list []string, n *yaml.Node, place string) {
 	if len(list) == 0 {
-		if required {
-			c.fail(lineOf(n, 0), place, "no audiences: the token's aud must be one of them (use a custom audience per deployment)")
-		} else if list != nil && n != nil {
+		if list != nil && n != nil {
 			c.fail(lineOf(n, 0), place, "empty list; remove the key to use the global audiences")
 		}
 		return
@@ -180,12 +150,6 @@ func (c *compiler) audiences(list []string, n *yaml.Node, place string, required
 func (c *compiler) token(t *TokenConfig, n *yaml.Node) {
 	if !isHeaderName(t.Header) {
 		c.fail(lineOf(child(n, "header"), lineOf(n, 0)), "token: header", "invalid header name "+strconv.Quote(t.Header))
-	}
-	if t.MaxBytes < 0 {
-		c.fail(lineOf(child(n, "max_bytes"), lineOf(n, 0)), "token: max_bytes", "must not be negative")
-	}
-	if t.MaxLifetime < 0 {
-		c.fail(lineOf(child(n, "max_lifetime"), lineOf(n, 0)), "token: max_lifetime", "must not be negative")
 	}
 }
 
@@ -379,7 +343,7 @@ func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, g
 		p.match = c.route(pc.Match, child(n, "match"), place+": match")
 	}
 	if pc.Audiences != nil {
-		c.audiences(pc.Audiences, child(n, "audiences"), place+": audiences", false)
+		c.audiences(pc.Audiences, child(n, "audiences"), place+": audiences")
 		if len(pc.Audiences) > 0 {
 			p.audiences = pc.Audiences
 		}

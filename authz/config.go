@@ -39,6 +39,10 @@ type ServerConfig struct {
 	// DefaultDrainDelay); an explicit 0 stops at once.
 	DrainDelay *time.Duration `yaml:"drain_delay"`
 	TLS        *TLSConfig     `yaml:"tls"`
+	// Decoder reads CheckRequests: "fast" (the default; a hand decoder that
+	// hands what it cannot read to protobuf) or "protobuf" (protobuf's
+	// decoder alone).
+	Decoder string `yaml:"decoder"`
 }
 
 // DefaultDrainDelay is server.drain_delay when the file does not set it. The

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/actions-authz/actions-authz/claims"
 )
 
 // LoadConfig reads, validates and compiles the configuration file at path.
@@ -317,17 +319,14 @@ func lineOf(n *yaml.Node, fallback int) int {
 	return n.Line
 }
 
-// The defaults of DESIGN.md, applied to zero values (issuer durations are
-// defaulted by the claims package).
+// The defaults of DESIGN.md for the file's own settings, applied to zero
+// values; the verifier's (token limits, cache size, issuer durations) are
+// claims' own.
 const (
 	defaultGRPCAddr      = ":9000"
 	defaultHTTPAddr      = ":9001"
 	defaultShutdownGrace = 10 * time.Second
 	defaultTokenHeader   = "authorization"
-	defaultLeeway        = 60 * time.Second
-	defaultMaxBytes      = 8192
-	defaultMaxLifetime   = time.Hour
-	defaultMaxEntries    = 100000
 	defaultLogLevel      = "info"
 	defaultLogDecisions  = "all"
 	defaultHeaderPrefix  = "x-github-"
@@ -341,10 +340,10 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Server.ShutdownGrace, defaultShutdownGrace)
 	setDefault(&c.Token.Header, defaultTokenHeader)
 	c.Token.Header = strings.ToLower(c.Token.Header)
-	setDefault(&c.Token.Leeway, defaultLeeway)
-	setDefault(&c.Token.MaxBytes, defaultMaxBytes)
-	setDefault(&c.Token.MaxLifetime, defaultMaxLifetime)
-	setDefault(&c.Cache.MaxEntries, defaultMaxEntries)
+	setDefault(&c.Token.Leeway, claims.DefaultLeeway)
+	setDefault(&c.Token.MaxBytes, claims.DefaultMaxBytes)
+	setDefault(&c.Token.MaxLifetime, claims.DefaultMaxLifetime)
+	setDefault(&c.Cache.MaxEntries, claims.DefaultCacheMaxEntries)
 	setDefault(&c.Log.Level, defaultLogLevel)
 	setDefault(&c.Log.Decisions, defaultLogDecisions)
 	setDefault(&c.Upstream.HeaderPrefix, defaultHeaderPrefix)

@@ -2,9 +2,7 @@ package claims
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"runtime"
 	"strings"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/actions-authz/actions-authz/claims/internal/slab"
 )
 
 // cacheDelta returns how the counters moved between two snapshots.
@@ -173,7 +173,7 @@ func TestCacheBound(t *testing.T) {
 			if tt.distinctShapes {
 				wantShapes = st.Entries
 			}
-			if n := len(v.cache.shapes.ids); n != wantShapes {
+			if n := v.cache.shapes.Len(); n != wantShapes {
 				t.Errorf("%d shapes held for %d entries, want %d", n, st.Entries, wantShapes)
 			}
 		})
@@ -587,76 +587,8 @@ func BenchmarkCacheMemory(b *testing.B) {
 				runtime.KeepAlive(cache)
 			}
 			b.ReportMetric(perEntry, "heap-B/entry")
-			b.ReportMetric(recSize, "slab-B/entry")
+			b.ReportMetric(slab.KeySize+recSize, "slab-B/entry")
 		})
-	}
-}
-
-// TestCacheTable puts and removes many keys in one small shard, many of
-// them with the same home slot, near the end of the table so that probes
-// wrap, and checks against a map that every key present is found with its
-// own record and no other is.
-func TestCacheTable(t *testing.T) {
-	const perShard = 32
-	c := newShardedCache(1, perShard)
-	key := &keyID{issuer: &issuerKeys{}}
-	ids := []*keyID{key}
-	key.issuer.ids.Store(&ids)
-	now := time.Unix(1_750_000_000, 0)
-	s := &c.shards[0]
-	mkKey := func(i int) cacheKey {
-		var k cacheKey
-		home := uint32(s.slots - 1 - uint32(i%5)) // the last five slots
-		if i%3 == 0 {
-			home = uint32(i) // spread
-		}
-		binary.LittleEndian.PutUint32(k[1:], home)
-		binary.LittleEndian.PutUint32(k[8:], uint32(i)) // distinct digests
-		return k
-	}
-	want := map[cacheKey]string{}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for step := range 5000 {
-		i := rng.IntN(80)
-		k := mkKey(i)
-		if _, ok := want[k]; ok && rng.IntN(2) == 0 {
-			p, _, found := s.find(&k)
-			if !found {
-				t.Fatalf("step %d: key %d lost", step, i)
-			}
-			c.remove(s, p)
-			delete(want, k)
-		} else {
-			jti := fmt.Sprint("jti-", i, "-", step)
-			c.put(&k, &entry{exp: now.Add(time.Hour).UnixNano(), iat: now.UnixNano(), nbf: noTime, key: key, own: encodeOwn(&Claims{RegisteredClaims: jwt.RegisteredClaims{ID: jti}})})
-			if _, ok := want[k]; !ok && len(want) == perShard {
-				// The shard was full: one entry was evicted. Forget whichever
-				// is no longer found.
-				for wk := range want {
-					if _, _, ok := s.find(&wk); !ok {
-						delete(want, wk)
-					}
-				}
-			}
-			want[k] = jti
-		}
-		if s.n != len(want) {
-			t.Fatalf("step %d: %d entries, want %d", step, s.n, len(want))
-		}
-	}
-	for k, jti := range want {
-		h, ok := c.get(&k, now)
-		if !ok {
-			t.Fatalf("key %x lost", k[:12])
-		}
-		var got Claims
-		decodeOwn(h.own, &got)
-		if got.ID != jti {
-			t.Errorf("key %x: jti %q, want %q", k[:12], got.ID, jti)
-		}
-	}
-	if len(c.shapes.ids) != min(len(want), 1) {
-		t.Errorf("%d shapes for %d entries of one shape", len(c.shapes.ids), len(want))
 	}
 }
 
@@ -697,8 +629,8 @@ func TestCacheHitKeepsItsShape(t *testing.T) {
 	// evicted) and caches b, whose shape takes the index a's had.
 	s := cache.shard(&ka)
 	s.mu.Lock()
-	p, _, _ := s.find(&ka)
-	cache.remove(s, p)
+	p, r, _ := s.table.Find(&ka)
+	cache.remove(s, p, r)
 	s.mu.Unlock()
 	put(kb, &b)
 	if got := cache.claims(&h); got.Repository != a.Repository || got.RepositoryOwnerID != a.RepositoryOwnerID || got.Subject != a.Subject {

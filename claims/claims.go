@@ -10,7 +10,9 @@ package claims
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -276,79 +278,56 @@ func Names() []string {
 // Value returns the string value of claim f. An absent claim and an empty
 // one both return "". For "aud" it returns the first audience.
 func (c *Claims) Value(f Field) string {
-	switch f {
-	case FieldIssuer:
-		return c.Issuer
-	case FieldSubject:
-		return c.Subject
-	case FieldAudience:
+	if f == FieldAudience {
 		if len(c.Audience) > 0 {
 			return c.Audience[0]
 		}
 		return ""
-	case FieldJTI:
-		return c.ID
-	case FieldActor:
-		return c.Actor
-	case FieldActorID:
-		return c.ActorID
-	case FieldBaseRef:
-		return c.BaseRef
-	case FieldCheckRunID:
-		return c.CheckRunID
-	case FieldEnterprise:
-		return c.Enterprise
-	case FieldEnterpriseID:
-		return c.EnterpriseID
-	case FieldEnvironment:
-		return c.Environment
-	case FieldEnvironmentNodeID:
-		return c.EnvironmentNodeID
-	case FieldEventName:
-		return c.EventName
-	case FieldHeadRef:
-		return c.HeadRef
-	case FieldIssuerScope:
-		return c.IssuerScope
-	case FieldJobWorkflowRef:
-		return c.JobWorkflowRef
-	case FieldJobWorkflowSHA:
-		return c.JobWorkflowSHA
-	case FieldRef:
-		return c.Ref
-	case FieldRefProtected:
-		return c.RefProtected
-	case FieldRefType:
-		return c.RefType
-	case FieldRepository:
-		return c.Repository
-	case FieldRepositoryID:
-		return c.RepositoryID
-	case FieldRepositoryOwner:
-		return c.RepositoryOwner
-	case FieldRepositoryOwnerID:
-		return c.RepositoryOwnerID
-	case FieldRepositoryVisibility:
-		return c.RepositoryVisibility
-	case FieldRunAttempt:
-		return c.RunAttempt
-	case FieldRunID:
-		return c.RunID
-	case FieldRunNumber:
-		return c.RunNumber
-	case FieldRunnerEnvironment:
-		return c.RunnerEnvironment
-	case FieldSHA:
-		return c.SHA
-	case FieldWorkflow:
-		return c.Workflow
-	case FieldWorkflowRef:
-		return c.WorkflowRef
-	case FieldWorkflowSHA:
-		return c.WorkflowSHA
+	}
+	if p := c.str(f); p != nil {
+		return *p
 	}
 	return ""
 }
+
+// str returns the string field of c that holds claim f, or nil for the
+// audience (a list) and an invalid f.
+func (c *Claims) str(f Field) *string {
+	if f >= fieldCount || fieldOffsets[f] < 0 {
+		return nil
+	}
+	return (*string)(unsafe.Add(unsafe.Pointer(c), fieldOffsets[f]))
+}
+
+// fieldOffsets is where each string claim lives in a Claims, found once by
+// its json tag, so that the fields and fieldNames stay the only list of
+// claims: Value and the cache's encodings (cache.go) go through it. -1
+// means none: the audience, and FieldInvalid.
+var fieldOffsets = func() [fieldCount]int {
+	var offs [fieldCount]int
+	for f := range offs {
+		offs[f] = -1
+	}
+	for _, sf := range reflect.VisibleFields(reflect.TypeFor[Claims]()) {
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		f, ok := fieldByName[name]
+		if !ok || sf.Type.Kind() != reflect.String {
+			continue
+		}
+		t, off := reflect.TypeFor[Claims](), uintptr(0)
+		for _, i := range sf.Index {
+			off += t.Field(i).Offset
+			t = t.Field(i).Type
+		}
+		offs[f] = int(off)
+	}
+	for f := FieldIssuer; f < fieldCount; f++ {
+		if offs[f] < 0 && f != FieldAudience {
+			panic("claims: no string field for claim " + fieldNames[f])
+		}
+	}
+	return offs
+}()
 
 // Get returns the value of the claim with the given name and whether it is
 // present (known and non-empty).

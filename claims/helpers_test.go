@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/actions-authz/actions-authz/claims/claimstest"
 )
 
 const testAudience = "https://github.com/octo-org"
@@ -33,25 +35,8 @@ var testKeys = sync.OnceValue(func() []*rsa.PrivateKey {
 	return keys
 })
 
-// fakeClock is a settable Config.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_750_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newFakeClock returns a settable Config.Now, at a fixed time.
+func newFakeClock() *claimstest.Clock { return claimstest.NewClock(time.Unix(1_750_000_000, 0)) }
 
 // testKey is one public key as a JWKS publishes it.
 type testKey struct {
@@ -170,7 +155,7 @@ func (f *fakeIssuer) setStatus(status int) {
 
 // newTestVerifier trusts the given issuers (discovery) for testAudience,
 // with a fake clock and a logger that writes to the test output.
-func newTestVerifier(t testing.TB, clock *fakeClock, mod func(*Config), issuers ...*fakeIssuer) *Verifier {
+func newTestVerifier(t testing.TB, clock *claimstest.Clock, mod func(*Config), issuers ...*fakeIssuer) *Verifier {
 	t.Helper()
 	cfg := Config{
 		Audiences: []string{testAudience},

@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
+
+	"github.com/actions-authz/actions-authz/internal/fileread"
 )
 
 // issuerKeys is one trusted issuer: its configuration with defaults applied,
@@ -345,7 +346,7 @@ func (v *Verifier) fetchKeys(ctx context.Context, is *issuerKeys) ([]jwkset.JWK,
 	)
 	switch {
 	case is.cfg.JWKSFile != "":
-		body, err = readFileLimited(is.cfg.JWKSFile, maxJWKSBytes)
+		body, err = fileread.Limited(is.cfg.JWKSFile, maxJWKSBytes)
 	case is.cfg.JWKSURL != "":
 		body, err = v.get(ctx, is.cfg.JWKSURL, maxJWKSBytes)
 	default:
@@ -382,8 +383,8 @@ func (v *Verifier) discover(ctx context.Context, issuer string) (string, error) 
 	if doc.JWKSURI == "" {
 		return "", fmt.Errorf("discovery document %s has no jwks_uri", u)
 	}
-	if err := checkFetchURL(doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("discovery document %s: jwks_uri %q: %w", u, doc.JWKSURI, err)
+	if msg := checkFetchURL(doc.JWKSURI); msg != "" {
+		return "", fmt.Errorf("discovery document %s: jwks_uri: %s", u, msg)
 	}
 	return doc.JWKSURI, nil
 }
@@ -410,23 +411,6 @@ func (v *Verifier) get(ctx context.Context, u string, limit int64) ([]byte, erro
 	}
 	if int64(len(body)) > limit {
 		return nil, fmt.Errorf("GET %s: response larger than %d bytes", u, limit)
-	}
-	return body, nil
-}
-
-// readFileLimited reads the file at path, refusing one longer than limit.
-func readFileLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	body, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
 	}
 	return body, nil
 }

@@ -1,90 +1,16 @@
 package claims
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-)
-
-// IssuerConfig is one trusted issuer as the configuration file states it.
-// Zero durations mean the defaults documented on each field.
-type IssuerConfig struct {
-	// URL is the exact issuer ("iss") value; no prefix or trailing-slash leniency.
-	URL string `yaml:"url"`
-	// JWKSURL, when set, is used instead of discovery.
-	JWKSURL string `yaml:"jwks_url"`
-	// JWKSFile, when set, is a static key set (air-gapped installs, tests),
-	// read at start-up and again on every refresh and Refetch.
-	JWKSFile string `yaml:"jwks_file"`
-	// Algorithms accepted for this issuer; default [RS256]. Only RSA PKCS#1 v1.5
-	// algorithms (RS256, RS384, RS512) can be configured.
-	Algorithms []string `yaml:"algorithms"`
-	// RefreshInterval between background refreshes (jittered); default 15m.
-	RefreshInterval time.Duration `yaml:"refresh_interval"`
-	// RefreshMinInterval bounds unknown-kid refreshes; default 30s.
-	RefreshMinInterval time.Duration `yaml:"refresh_min_interval"`
-	// MaxStale is how long the last good keys serve while refreshes fail; default 24h.
-	MaxStale time.Duration `yaml:"max_stale"`
-}
-
-// Config configures a Verifier. Zero values mean the documented defaults.
-type Config struct {
-	Issuers   []IssuerConfig // required; the trusted issuers, matched exactly
-	Audiences []string       // required; the token's aud must contain one of these
-	Leeway    time.Duration  // clock skew allowed on exp, nbf and iat; default 60s (negative: none)
-	MaxBytes  int            // larger tokens are refused before parsing; default 8192
-	// MaxLifetime is the longest exp − iat accepted; default 1h. GitHub's ID
-	// tokens live five minutes; a token valid for days or years is not one.
-	MaxLifetime time.Duration
-
-	// HTTPClient fetches discovery documents and key sets; nil means a client
-	// with a 10s timeout that follows redirects only within the same host.
-	HTTPClient *http.Client
-	// Logger receives refresh failures and key changes; nil discards.
-	Logger *slog.Logger
-	// Now returns the current time; nil means time.Now. Used by tests and by
-	// "explain --at" to examine a captured token within its own lifetime. It
-	// also dates fetched keys (for MaxStale) and unknown-kid refreshes (for
-	// RefreshMinInterval); the refresh schedule of Run uses the real clock.
-	Now func() time.Time
-	// OnFetch, if set, is called after every key-set fetch attempt with the
-	// issuer URL, the number of keys now held and the fetch error (nil on
-	// success). It may be called from several goroutines at once (Run, Refresh
-	// and unknown-kid refreshes) and should return quickly.
-	OnFetch func(issuer string, keys int, err error)
-
-	// CacheMaxEntries bounds the verified-token cache: a token that passed
-	// every check is kept, by the SHA-256 of the whole token, until its exp
-	// (never longer) or until its signing key leaves the issuer's set, so
-	// that the next Verify of the same token skips the signature. A cached
-	// token still goes through the time, audience and key-staleness checks.
-	// Zero means DefaultCacheMaxEntries; a negative value turns the cache off.
-	CacheMaxEntries int
-	// OnCache, if set, is called after every cache lookup with whether the
-	// token was found (a metric's hook; CacheStats has the same counts). It
-	// is called from every Verify, concurrently, and must be cheap.
-	OnCache func(hit bool)
-}
-
-// Defaults applied by NewVerifier to zero-valued configuration fields.
-const (
-	DefaultLeeway             = 60 * time.Second
-	DefaultMaxBytes           = 8192
-	DefaultMaxLifetime        = time.Hour
-	DefaultRefreshInterval    = 15 * time.Minute
-	DefaultRefreshMinInterval = 30 * time.Second
-	DefaultMaxStale           = 24 * time.Hour
 )
 
 // Limits on what the Verifier fetches; they are not configurable.
@@ -97,18 +23,6 @@ const (
 	minRSABits        = 2048
 	maxKIDBytes       = 256 // GitHub's kids are 30 to 50 characters
 )
-
-// supportedAlgorithm reports whether an issuer can be configured with alg:
-// only RSA PKCS#1 v1.5, which is what GitHub signs with (RS256). Never "none",
-// never HMAC (a public key must never become a shared secret), never ECDSA or
-// PSS, which no GitHub issuer uses.
-func supportedAlgorithm(alg string) bool {
-	switch alg {
-	case "RS256", "RS384", "RS512":
-		return true
-	}
-	return false
-}
 
 // Verifier turns raw GitHub Actions OIDC tokens into verified Claims. It holds
 // the signing keys of every configured issuer and keeps them fresh while Run
@@ -157,22 +71,8 @@ type Verifier struct {
 // holds no keys yet: call Run (or Refresh) to fetch them. It does no I/O and
 // starts no goroutine. An invalid configuration is an error naming the field.
 func NewVerifier(cfg Config) (*Verifier, error) {
-	if len(cfg.Issuers) == 0 {
-		return nil, errors.New("issuers: at least one issuer is required")
-	}
-	if len(cfg.Audiences) == 0 {
-		return nil, errors.New("audiences: at least one audience is required")
-	}
-	for i, a := range cfg.Audiences {
-		if a == "" {
-			return nil, fmt.Errorf("audiences[%d]: must not be empty", i)
-		}
-	}
-	if cfg.MaxBytes < 0 {
-		return nil, fmt.Errorf("max_bytes: must not be negative, got %d", cfg.MaxBytes)
-	}
-	if cfg.MaxLifetime < 0 {
-		return nil, fmt.Errorf("max_lifetime: must not be negative, got %s", cfg.MaxLifetime)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 
 	v := &Verifier{
@@ -215,9 +115,6 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("issuers[%d]: %w", i, err)
 		}
-		if _, dup := v.issuers[is.cfg.URL]; dup {
-			return nil, fmt.Errorf("issuers[%d]: url %q: duplicate issuer", i, is.cfg.URL)
-		}
 		v.issuers[is.cfg.URL] = is
 		v.ordered = append(v.ordered, is)
 		for _, a := range is.cfg.Algorithms {
@@ -252,32 +149,14 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
-// newIssuerKeys validates one issuer's configuration, applies its defaults and
-// prepares its (empty) key storage.
+// newIssuerKeys applies the defaults of one validated issuer configuration
+// and prepares its (empty) key storage.
 func newIssuerKeys(ic IssuerConfig) (*issuerKeys, error) {
-	if ic.URL == "" {
-		return nil, errors.New("url: required")
-	}
-	if err := checkFetchURL(ic.URL); err != nil {
-		return nil, fmt.Errorf("url %q: %w", ic.URL, err)
-	}
-	if ic.JWKSURL != "" && ic.JWKSFile != "" {
-		return nil, errors.New("jwks_url and jwks_file: set at most one")
-	}
-	if ic.JWKSURL != "" {
-		if err := checkFetchURL(ic.JWKSURL); err != nil {
-			return nil, fmt.Errorf("jwks_url %q: %w", ic.JWKSURL, err)
-		}
-	}
-
 	if len(ic.Algorithms) == 0 {
 		ic.Algorithms = []string{"RS256"}
 	} else {
 		var algs []string
 		for _, a := range ic.Algorithms {
-			if !supportedAlgorithm(a) {
-				return nil, fmt.Errorf("algorithms: %q is not supported (use RS256, RS384 or RS512)", a)
-			}
 			if !slices.Contains(algs, a) {
 				algs = append(algs, a)
 			}
@@ -286,18 +165,14 @@ func newIssuerKeys(ic IssuerConfig) (*issuerKeys, error) {
 	}
 
 	for _, d := range []struct {
-		name  string
 		value *time.Duration
 		def   time.Duration
 	}{
-		{"refresh_interval", &ic.RefreshInterval, DefaultRefreshInterval},
-		{"refresh_min_interval", &ic.RefreshMinInterval, DefaultRefreshMinInterval},
-		{"max_stale", &ic.MaxStale, DefaultMaxStale},
+		{&ic.RefreshInterval, DefaultRefreshInterval},
+		{&ic.RefreshMinInterval, DefaultRefreshMinInterval},
+		{&ic.MaxStale, DefaultMaxStale},
 	} {
-		switch {
-		case *d.value < 0:
-			return nil, fmt.Errorf("%s: must not be negative, got %s", d.name, *d.value)
-		case *d.value == 0:
+		if *d.value == 0 {
 			*d.value = d.def
 		}
 	}
@@ -308,41 +183,6 @@ func newIssuerKeys(ic IssuerConfig) (*issuerKeys, error) {
 		return nil, fmt.Errorf("key storage: %w", err)
 	}
 	return &issuerKeys{cfg: ic, store: store, kf: kf}, nil
-}
-
-// checkFetchURL accepts an absolute https URL, or an http URL whose host is a
-// loopback address (127.0.0.0/8, ::1 or localhost), without query, fragment
-// or credentials.
-func checkFetchURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.Host == "" || u.Opaque != "" {
-		return errors.New("must be an absolute URL")
-	}
-	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return errors.New("must not carry credentials, a query or a fragment")
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
-		return errors.New("must be https (http is accepted only for loopback hosts)")
-	}
-	return errors.New("must be https (http is accepted only for loopback hosts)")
-}
-
-// isLoopback reports whether host names the local machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 // sameHostRedirect follows a redirect only to the same scheme and host, so a

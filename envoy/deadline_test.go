@@ -13,6 +13,7 @@ import (
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 )
 
 // stuckVerifier waits for the request's context to end, as Verify does while
@@ -114,7 +115,7 @@ func TestCheckDeadline(t *testing.T) {
 // answer while the verifier hangs.
 func TestCheckDeadlineOverGRPC(t *testing.T) {
 	sv := &stuckVerifier{}
-	client := serveGRPC(t, envoy.NewServer(envoy.Options{
+	client := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{
 		Authorizer: authz.NewAuthorizer(sv, testEngine(t)),
 		Timeout:    50 * time.Millisecond,
 	}))

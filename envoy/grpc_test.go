@@ -12,6 +12,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/envoy/internal/checkreq"
 )
 
 // TestCodec marshals responses with the server codec and reads them back
@@ -37,7 +38,7 @@ func TestCodec(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data, err := codec{}.Marshal(tt.msg)
+			data, err := checkreq.Codec{}.Marshal(tt.msg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +53,7 @@ func TestCodec(t *testing.T) {
 		})
 	}
 	var in authv3.CheckRequest
-	if err := (codec{}).Unmarshal(nil, &in); err != nil {
+	if err := (checkreq.Codec{}).Unmarshal(nil, &in); err != nil {
 		t.Errorf("Unmarshal of an empty request: %v", err)
 	}
 }

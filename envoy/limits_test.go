@@ -15,6 +15,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 )
 
 // withHeaderMap moves the request's headers into header_map, as Envoy sends
@@ -66,7 +67,7 @@ func (r *recorder) last() authz.Decision {
 func TestCheckHeaderBounds(t *testing.T) {
 	s := newStack(t)
 	rec := &recorder{}
-	client := serveGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer, Observe: rec.observe}))
+	client := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer, Observe: rec.observe}))
 	tok := s.mint(t, nil)
 	base := func() *authv3.CheckRequest { return checkRequest("", "/api/x", bearer(tok)) }
 	// base has 7 headers; fill makes a map request of n distinct ones.

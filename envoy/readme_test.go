@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 )
 
 // The README's "Attach to your Envoy" snippets are Envoy configuration too:
@@ -28,11 +30,11 @@ func TestReadmeEnvoySnippets(t *testing.T) {
 			continue
 		}
 		msg := mt.New().Interface()
-		if err := parseEnvoyYAML(body, msg); err != nil {
+		if err := envoytest.UnmarshalYAML(body, msg); err != nil {
 			t.Errorf("README snippet %s: %v", name, err)
 			continue
 		}
-		for _, err := range validateDeep(msg, name) {
+		for _, err := range envoytest.Validate(msg, name) {
 			t.Errorf("README snippet: %v", err)
 		}
 		found[name] = msg

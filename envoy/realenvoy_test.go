@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/actions-authz/actions-authz/envoy/internal/checkreq"
 	"github.com/actions-authz/actions-authz/envoy/localstack"
 )
 
@@ -198,7 +199,7 @@ func TestRealEnvoyRequests(t *testing.T) {
 				t.Fatalf("Envoy sent %d Checks, want 1", len(seen))
 			}
 			var hand, pb authv3.CheckRequest
-			if !readCheckRequest(string(seen[0]), &hand) {
+			if !checkreq.Read(string(seen[0]), &hand) {
 				t.Fatal("the hand decoder handed the request back to protobuf")
 			}
 			if err := proto.Unmarshal(seen[0], &pb); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/envoy/internal/checkreq"
 )
 
 // refuseAll is a verifier that refuses every token.
@@ -63,7 +64,7 @@ func repeatedHeaders(tb testing.TB, ns ...int) (*Server, []mem.BufferSlice) {
 // answers it, which must be a 431.
 func readAndCheck(tb testing.TB, srv *Server, data mem.BufferSlice) {
 	var req authv3.CheckRequest
-	if err := (codec{}).Unmarshal(data, &req); err != nil {
+	if err := (checkreq.Codec{}).Unmarshal(data, &req); err != nil {
 		tb.Fatal(err)
 	}
 	resp, err := srv.Check(context.Background(), &req)

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,14 +22,14 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/authztest"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 )
 
 // stack is a test issuer, a verifier and a Check server on loopback.
@@ -71,55 +70,12 @@ func newStack(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := authz.ParseConfig([]byte(strings.ReplaceAll(string(raw), "ISSUER_URL", srv.URL)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.maxBytes = cfg.Token.MaxBytes
-	v, err := claims.NewVerifier(cfg.VerifierConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.verifier = v
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { v.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitReady(t, v)
-
-	s.authorizer = authz.NewAuthorizer(v, cfg.Engine())
-	s.client = serveGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
+	st := authztest.Start(t, strings.ReplaceAll(string(raw), "ISSUER_URL", srv.URL))
+	s.maxBytes = st.Config.Token.MaxBytes
+	s.verifier, s.authorizer = st.Verifier, st.Authorizer
+	authztest.WaitReady(t, s.verifier)
+	s.client = envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
 	return s
-}
-
-func waitReady(t testing.TB, v *claims.Verifier) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !v.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatal("verifier not ready after 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// serveGRPC runs srv on a loopback port and returns a client to it.
-func serveGRPC(t testing.TB, srv authv3.AuthorizationServer) authv3.AuthorizationClient {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(gs, srv)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return authv3.NewAuthorizationClient(conn)
 }
 
 // checkRequest is shaped as Envoy sends it: lower-case keys, pseudo-headers
@@ -413,7 +369,7 @@ func TestCheckUnavailableBeforeKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := serveGRPC(t, envoy.NewServer(envoy.Options{Authorizer: authz.NewAuthorizer(v, cfg.Engine())}))
+	client := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: authz.NewAuthorizer(v, cfg.Engine())}))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	resp, err := client.Check(ctx, checkRequest("", "/api/x", bearer(s.mint(t, nil))))

@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -20,11 +18,10 @@ import (
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
-	"sigs.k8s.io/yaml"
+
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 
 	// The other types the files put in an Any (the stdout access logger, and
 	// the file one users often switch to): protojson resolves "@type" through
@@ -43,97 +40,16 @@ var (
 	httpOptionsType  = string((&upstreamhttpv3.HttpProtocolOptions{}).ProtoReflect().Descriptor().FullName())
 )
 
-// parseEnvoyYAML reads YAML into m: YAML to JSON, then protojson with the
-// default options, which refuse unknown fields and unresolvable types.
-func parseEnvoyYAML(data []byte, m proto.Message) error {
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return fmt.Errorf("yaml: %w", err)
-	}
-	if err := protojson.Unmarshal(js, m); err != nil {
-		return fmt.Errorf("%s: %w", m.ProtoReflect().Descriptor().Name(), err)
-	}
-	return nil
-}
-
 // validateEnvoyConfig parses an Envoy bootstrap file and returns every
 // problem found: schema (PGV, inside every Any too) and cross-references.
 func validateEnvoyConfig(data []byte) (*bootstrapv3.Bootstrap, error) {
 	b := new(bootstrapv3.Bootstrap)
-	if err := parseEnvoyYAML(data, b); err != nil {
+	if err := envoytest.UnmarshalYAML(data, b); err != nil {
 		return nil, err
 	}
-	errs := validateDeep(b, "")
+	errs := envoytest.Validate(b, "")
 	errs = append(errs, crossCheck(b)...)
 	return b, errors.Join(errs...)
-}
-
-// validateDeep runs PGV's ValidateAll on m, then on the content of every Any
-// that m holds, recursively. ValidateAll alone stops at an Any: it cannot
-// see a typed_config's fields.
-func validateDeep(m proto.Message, path string) []error {
-	var errs []error
-	if v, ok := m.(interface{ ValidateAll() error }); ok {
-		if err := v.ValidateAll(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", orRoot(path), err))
-		}
-	}
-	forEachAny(m.ProtoReflect(), path, func(a *anypb.Any, path string) {
-		inner, err := a.UnmarshalNew()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", path, err))
-			return
-		}
-		errs = append(errs, validateDeep(inner, path+"<"+string(a.MessageName())+">")...)
-	})
-	return errs
-}
-
-func orRoot(path string) string {
-	if path == "" {
-		return "(root)"
-	}
-	return path
-}
-
-// forEachAny calls f for every Any set in m, with its field path; it does
-// not look inside the Anys.
-func forEachAny(m protoreflect.Message, path string, f func(*anypb.Any, string)) {
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		p := fd.TextName()
-		if path != "" {
-			p = path + "." + p
-		}
-		switch {
-		case fd.IsList() && fd.Message() != nil:
-			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				visitMessage(l.Get(i).Message(), p+"["+strconv.Itoa(i)+"]", f)
-			}
-		case fd.IsMap() && fd.MapValue().Message() != nil:
-			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
-				visitMessage(mv.Message(), p+"["+k.String()+"]", f)
-				return true
-			})
-		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
-			visitMessage(v.Message(), p, f)
-		}
-		return true
-	})
-}
-
-func visitMessage(m protoreflect.Message, path string, f func(*anypb.Any, string)) {
-	if a, ok := m.Interface().(*anypb.Any); ok {
-		f(a, path)
-		return
-	}
-	// Name list items after their "name" field, when they have one.
-	if fd := m.Descriptor().Fields().ByName("name"); fd != nil && fd.Kind() == protoreflect.StringKind && !fd.IsList() {
-		if name := m.Get(fd).String(); name != "" && strings.HasSuffix(path, "]") {
-			path += "(" + name + ")"
-		}
-	}
-	forEachAny(m, path, f)
 }
 
 // crossCheck does what Envoy checks at load time and PGV cannot express:
@@ -169,7 +85,7 @@ func crossCheck(b *bootstrapv3.Bootstrap) []error {
 				}
 				hcm := new(hcmv3.HttpConnectionManager)
 				if err := f.GetTypedConfig().UnmarshalTo(hcm); err != nil {
-					continue // reported by validateDeep
+					continue // reported by envoytest.Validate
 				}
 				p := fmt.Sprintf("%s.filter_chains[%d].filters[%d](%s)", place, j, k, f.GetName())
 				errs = append(errs, checkHCM(hcm, p, clusters)...)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 )
 
 // TestIdentityHeaderValues is the table of what reaches an upstream header
@@ -15,7 +16,7 @@ import (
 func TestIdentityHeaderValues(t *testing.T) {
 	s := newStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
 	base := s.serve(t)
-	grpcClient := serveGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
+	grpcClient := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
 	tests := []struct {
 		name   string
 		claim  string // the ref and the environment

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/authztest"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/forwardauth"
@@ -53,19 +54,9 @@ func newStack(t *testing.T, configPath, goodPlaceholder, downPlaceholder string)
 	if downPlaceholder == "" { // the file has one issuer; trust the down one too
 		text = strings.Replace(text, "issuers:\n", "issuers:\n  - url: "+s.down.URL()+"\n", 1)
 	}
-	cfg, err := authz.ParseConfig([]byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := claims.NewVerifier(cfg.VerifierConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { v.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	s.authorizer = authz.NewAuthorizer(v, cfg.Engine())
+	st := authztest.Start(t, text)
+	v := st.Verifier
+	s.authorizer = st.Authorizer
 
 	// The down issuer never gets keys, so Ready never holds: wait for a good
 	// token to verify instead.

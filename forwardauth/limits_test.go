@@ -8,6 +8,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 )
 
 // TestHeaderBounds is the regression test for the header bounds of the
@@ -18,7 +19,7 @@ import (
 func TestHeaderBounds(t *testing.T) {
 	s := newStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
 	base := s.serve(t)
-	grpcClient := serveGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
+	grpcClient := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
 	good := s.mint(t, nil)
 	const host = "private.example.test"
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 )
 
 // trickyPath is one request path and which policy must decide it, with
@@ -137,7 +138,7 @@ func TestTrickyPathsEveryDoor(t *testing.T) {
 	s := newStack(t, filepath.Join(exampleDir, "config.yaml"), exampleIssuer, "")
 	base := s.serve(t)
 	addr := strings.TrimPrefix(base, "http://")
-	grpcClient := serveGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer, Observe: s.observed.observe}))
+	grpcClient := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer, Observe: s.observed.observe}))
 	good := s.mint(t, nil)
 	const host = "private.example.test"
 

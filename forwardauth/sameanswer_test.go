@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"maps"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,12 +11,11 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 )
 
 // answer is a front door's answer reduced to what the client and the
@@ -44,7 +42,7 @@ type original struct {
 func TestSameDecisionFromEveryFrontDoor(t *testing.T) {
 	s := newStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
 	base := s.serve(t)
-	grpcClient := serveGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
+	grpcClient := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
 
 	good := s.mint(t, nil)
 	deploy := s.mint(t, deployClaims)
@@ -124,25 +122,6 @@ func compare(t *testing.T, door string, want, got answer) {
 	if !bytes.Equal(got.body, want.body) {
 		t.Errorf("%s: body %s, gRPC %s", door, got.body, want.body)
 	}
-}
-
-// serveGRPC runs srv on a loopback port and returns a client to it.
-func serveGRPC(t *testing.T, srv authv3.AuthorizationServer) authv3.AuthorizationClient {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(gs, srv)
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return authv3.NewAuthorizationClient(conn)
 }
 
 // checkGRPC asks the gRPC server, with a CheckRequest shaped as Envoy sends

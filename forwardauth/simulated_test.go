@@ -8,7 +8,6 @@ package forwardauth_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -29,8 +28,8 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"go.yaml.in/yaml/v3"
-	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 	"github.com/actions-authz/actions-authz/forwardauth"
 )
 
@@ -268,25 +267,8 @@ type envoyHTTP struct {
 // into by the generated validation.
 func loadEnvoyHTTP(t *testing.T, file string) envoyHTTP {
 	t.Helper()
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	js, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var bs bootstrapv3.Bootstrap
-	if err := protojson.Unmarshal(js, &bs); err != nil {
-		t.Fatalf("envoy-http.yaml is not a valid Bootstrap: %v", err)
-	}
-	if err := bs.ValidateAll(); err != nil {
-		t.Fatalf("envoy-http.yaml: %v", err)
-	}
+	envoytest.LoadFile(t, file, &bs)
 	var out envoyHTTP
 	listeners := bs.GetStaticResources().GetListeners()
 	if len(listeners) != 1 || len(listeners[0].GetFilterChains()) != 1 || len(listeners[0].GetFilterChains()[0].GetFilters()) != 1 {

@@ -6,7 +6,8 @@
 // builds one with prometheus.NewRegistry in run; there is no global state)
 // and exposes hooks for the parts it observes: Observe is an
 // authz.ObserveFunc for every front door, OnFetch a claims.Config.OnFetch,
-// CacheLookup a hook for the verified-token cache, Reloaded and
+// CacheLookup a hook for the verified-token cache, DecoderFallback one for
+// the CheckRequest decoder, Reloaded and
 // ConfigLoaded for configuration reloads; Options take functions for the
 // values others keep (readiness, dropped log lines).
 //
@@ -71,6 +72,7 @@ type Metrics struct {
 	lastSuccess *prometheus.GaugeVec   // issuer
 
 	cacheHit, cacheMiss prometheus.Counter
+	decoderFallbacks    prometheus.Counter
 
 	reloads      *prometheus.CounterVec // result
 	configInfo   *prometheus.GaugeVec   // hash
@@ -138,6 +140,11 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	}, []string{"result"})
 	m.cacheHit, m.cacheMiss = cache.WithLabelValues("hit"), cache.WithLabelValues("miss")
 
+	m.decoderFallbacks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: name("check_decoder_fallbacks_total"),
+		Help: "CheckRequests the fast decoder could not read in full and handed to protobuf's; above zero, every such Check runs both (server.decoder).",
+	})
+
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: name("config_reloads_total"),
 		Help: "Configuration reloads by result (success, failure).",
@@ -160,7 +167,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 
 	collectors := []prometheus.Collector{
 		m.decisions, m.tokenFailure, durations, m.shadowEval, m.shadowDiff,
-		m.fetches, m.keys, m.lastSuccess, keyAge, cache,
+		m.fetches, m.keys, m.lastSuccess, keyAge, cache, m.decoderFallbacks,
 		m.reloads, m.configInfo, m.reloadOK, m.reloadOKTime,
 	}
 	if opts.Ready != nil {
@@ -296,6 +303,10 @@ func (m *Metrics) CacheLookup(hit bool) {
 	}
 	m.cacheMiss.Inc()
 }
+
+// DecoderFallback counts one CheckRequest that the fast decoder handed to
+// protobuf's: envoy.DecoderOptions.OnFallback.
+func (m *Metrics) DecoderFallback() { m.decoderFallbacks.Inc() }
 
 // ConfigLoaded records the configuration now in force by its hash (the
 // file's SHA-256 in hex; the label keeps its first 12 digits). Call it at

@@ -242,6 +242,7 @@ func TestCacheAndLogMetrics(t *testing.T) {
 		`actions_authz_ready 1`,
 		`actions_authz_build_info{version="v1.2.3"} 1`,
 		`actions_authz_log_lines_dropped_total 0`,
+		`actions_authz_check_decoder_fallbacks_total 0`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("scrape lacks %q", want)
@@ -250,6 +251,7 @@ func TestCacheAndLogMetrics(t *testing.T) {
 	for _, hit := range []bool{true, true, false, true} {
 		m.CacheLookup(hit)
 	}
+	m.DecoderFallback()
 	dropped = 7
 	ready = false
 	out = scrape(t, reg)
@@ -258,6 +260,7 @@ func TestCacheAndLogMetrics(t *testing.T) {
 		`actions_authz_token_cache_requests_total{result="miss"} 1`,
 		`actions_authz_ready 0`,
 		`actions_authz_log_lines_dropped_total 7`,
+		`actions_authz_check_decoder_fallbacks_total 1`,
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("scrape lacks %q", want)

@@ -37,6 +37,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/actions-authz/actions-authz/claims"
 )
 
 // Defaults for the zero values of Options.
@@ -135,22 +137,18 @@ func New(opts Options) (*Issuer, error) {
 	return iss, nil
 }
 
-// checkURL validates an issuer URL and returns its path.
+// checkURL validates an issuer URL and returns its path: a URL a Verifier
+// accepts (claims.CheckIssuerURL), without a trailing slash and with a path
+// the Handler can serve its routes below.
 func checkURL(raw string) (string, error) {
 	if raw == "" {
 		return "", errors.New("devissuer: URL is required")
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("devissuer: URL: %w", err)
+	if err := claims.CheckIssuerURL(raw); err != nil {
+		return "", fmt.Errorf("devissuer: %w", err)
 	}
+	u, _ := url.Parse(raw) // parsed by CheckIssuerURL
 	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("devissuer: URL %q: scheme must be http or https", raw)
-	case u.Host == "":
-		return "", fmt.Errorf("devissuer: URL %q has no host", raw)
-	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", fmt.Errorf("devissuer: URL %q must not have user info, a query or a fragment", raw)
 	case strings.HasSuffix(u.Path, "/"):
 		return "", fmt.Errorf("devissuer: URL %q must not end with a slash", raw)
 	case strings.ContainsFunc(u.Path, func(r rune) bool {

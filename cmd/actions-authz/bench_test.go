@@ -17,6 +17,7 @@ import (
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/metrics"
 )
@@ -117,7 +118,7 @@ policies:
 		return w
 	}
 	async := func(b *testing.B, out io.Writer) (io.Writer, func() uint64) {
-		w := newLogWriter(out, 0)
+		w := decisionlog.NewWriter(out, 0)
 		b.Cleanup(func() { w.Close() })
 		return w, w.Dropped
 	}
@@ -149,7 +150,7 @@ policies:
 				}
 				srv := envoy.NewServer(envoy.Options{
 					Authorizer: authz.NewAuthorizer(vf.v, cfg.Engine()),
-					Observe:    observeAll(m.Observe, newDecisionLog(logger, out, sk.which).Observe),
+					Observe:    observeAll(m.Observe, decisionlog.New(logger, out, sk.which).Observe),
 				})
 				if resp, err := srv.Check(context.Background(), req); err != nil || resp.GetStatus().GetCode() != 0 {
 					b.Fatalf("Check = %v, %v; want OK", resp, err)

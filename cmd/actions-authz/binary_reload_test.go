@@ -63,13 +63,7 @@ func TestBinaryRefetchesKeysOnSIGHUP(t *testing.T) {
 	p := startBinary(t, fmt.Sprintf(`
 issuers:
   - {url: %q, jwks_url: %q, refresh_interval: 1h}
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`, is.url, is.serve(t)))
+`+ownerPolicy, is.url, is.serve(t)))
 	p.waitReady(t)
 	conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

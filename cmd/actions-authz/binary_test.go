@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/gctune"
 )
 
 // buildBinary compiles the command once per test binary run.
@@ -77,6 +76,12 @@ func startBinary(t *testing.T, config string) *process {
 // otherwise is the test's without its GC settings.
 func startBinaryEnv(t *testing.T, config string, env ...string) *process {
 	t.Helper()
+	return startBinaryWith(t, config, nil, env...)
+}
+
+// startBinaryWith is startBinaryEnv with serve's flags args added.
+func startBinaryWith(t *testing.T, config string, args []string, env ...string) *process {
+	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +90,7 @@ func startBinaryEnv(t *testing.T, config string, env ...string) *process {
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--config", path, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"serve", "--config", path, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
 			cmd.Env = append(cmd.Env, kv)
@@ -102,20 +107,7 @@ func startBinaryEnv(t *testing.T, config string, env ...string) *process {
 	p := &process{cmd: cmd, exited: make(chan error, 1), logs: &syncBuffer{}}
 	addrs := make(chan [2]string, 1)
 	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Bytes()
-			p.logs.Write(append(line, '\n'))
-			var rec struct {
-				Msg      string `json:"msg"`
-				GRPCAddr string `json:"grpc_addr"`
-				HTTPAddr string `json:"http_addr"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "serving" {
-				addrs <- [2]string{rec.GRPCAddr, rec.HTTPAddr}
-			}
-		}
-		io.Copy(io.Discard, stderr)
+		followLog(stderr, p.logs, addrs)
 		p.exited <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
@@ -180,13 +172,7 @@ server:
 issuers:
   - url: %s
     refresh_min_interval: 1ms
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`, srv.URL))
+`+ownerPolicy, srv.URL))
 	p.waitReady(t)
 
 	conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -280,13 +266,7 @@ func ownerConfig(issuerURL string) string {
 	return fmt.Sprintf(`
 issuers:
   - url: %s
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`, issuerURL)
+`+ownerPolicy, issuerURL)
 }
 
 func TestBinaryNotReadyWithoutKeys(t *testing.T) {
@@ -319,8 +299,9 @@ func TestBinaryNotReadyWithoutKeys(t *testing.T) {
 }
 
 // TestBinaryTunesGC: serve keeps the collector from running on a tiny heap
-// (GOGC off under a memory limit of gcMemoryFloor) unless the environment
-// sets GOGC or GOMEMLIMIT, as the Go runtime's own metrics show.
+// (GOGC off under a memory limit of gctune.Floor) unless the environment
+// sets GOGC or GOMEMLIMIT, or --gc-tuning=false, as the Go runtime's own
+// metrics show.
 func TestBinaryTunesGC(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	defer down.Close()
@@ -328,16 +309,17 @@ func TestBinaryTunesGC(t *testing.T) {
 	const off, noLimit = "1.8446744073709552e+19", "9.223372036854776e+18" // -1 and MaxInt64, as Prometheus prints them
 	const tuned, untuned = `"msg":"garbage collection sized for a small heap`, `"msg":"garbage collection as the environment sets it"`
 	for _, tc := range []struct {
-		env         []string
+		args, env   []string
 		gogc, limit string
 		log         string
 	}{
-		{nil, off, strconv.Itoa(gcMemoryFloor), tuned},
-		{[]string{"GOGC=150"}, "150", noLimit, untuned},
-		{[]string{"GOMEMLIMIT=64MiB"}, "100", strconv.Itoa(64 << 20), untuned},
+		{nil, nil, off, strconv.Itoa(gctune.Floor), tuned},
+		{nil, []string{"GOGC=150"}, "150", noLimit, untuned},
+		{nil, []string{"GOMEMLIMIT=64MiB"}, "100", strconv.Itoa(64 << 20), untuned},
+		{[]string{"--gc-tuning=false"}, nil, "100", noLimit, untuned},
 	} {
-		t.Run(strings.Join(append([]string{"env"}, tc.env...), " "), func(t *testing.T) {
-			p := startBinaryEnv(t, config, tc.env...)
+		t.Run(strings.Join(append(append([]string{"env"}, tc.env...), tc.args...), " "), func(t *testing.T) {
+			p := startBinaryWith(t, config, tc.args, tc.env...)
 			resp, err := http.Get("http://" + p.httpAddr + "/metrics")
 			if err != nil {
 				t.Fatal(err)

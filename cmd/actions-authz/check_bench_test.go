@@ -48,6 +48,7 @@ import (
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/metrics"
 )
@@ -152,11 +153,11 @@ func productObserve(tb testing.TB, w io.Writer, cfg *authz.Config) authz.Observe
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out := newLogWriter(w, 0)
+	out := decisionlog.NewWriter(w, 0)
 	tb.Cleanup(func() { out.Close() })
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.Log.Level))
-	return observeAll(m.Observe, newDecisionLog(newLogger(out, level), out, cfg.Log.Decisions).Observe)
+	return observeAll(m.Observe, decisionlog.New(newLogger(out, level), out, cfg.Log.Decisions).Observe)
 }
 
 // BenchmarkCheck is one Check in process, with the full product path: the
@@ -216,7 +217,7 @@ func BenchmarkCheckGRPC(b *testing.B) {
 				if server == "baseline" {
 					benchGRPC(b, newBaseline(b, f.issuerURL, f.cfg.AllAudiences()[0], token == "cached"), f.reqs)
 				} else {
-					benchGRPC(b, productServer(b, f, token == "cached", io.Discard), f.reqs, envoy.ServerOptions()...)
+					benchGRPC(b, productServer(b, f, token == "cached", io.Discard), f.reqs, envoy.ServerOptions(envoy.DecoderOptions{})...)
 				}
 			})
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/internal/fileread"
 )
 
 // explainOptions are the flags of explain.
@@ -158,7 +159,7 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainOptions, error)
 func readToken(o *explainOptions) (string, error) {
 	raw := o.token
 	if o.tokenFile != "" {
-		data, err := readFileLimit(o.tokenFile, 64<<10)
+		data, err := fileread.Limited(o.tokenFile, 64<<10)
 		if err != nil {
 			return "", fmt.Errorf("--token-file: %w", err)
 		}
@@ -172,24 +173,6 @@ func readToken(o *explainOptions) (string, error) {
 		return "", errors.New("the token is empty")
 	}
 	return raw, nil
-}
-
-// readFileLimit reads a whole file, refusing one larger than limit: a
-// token, a key set, a certificate or a key.
-func readFileLimit(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return data, nil
 }
 
 // tokenHeaderValue is the request header that carries raw: "Bearer <jwt>"
@@ -331,7 +314,7 @@ var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti"}
 // is misspelt, and kept; a value of the wrong type for a documented claim is
 // an error naming the claim.
 func readClaimsFile(path string, stderr io.Writer) (*claims.Claims, error) {
-	data, err := readFileLimit(path, 1<<20)
+	data, err := fileread.Limited(path, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("--claims-file: %w", err)
 	}

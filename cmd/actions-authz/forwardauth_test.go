@@ -43,13 +43,7 @@ server:
   drain_delay: 0s
 issuers:
   - url: %s
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`
+` + ownerPolicy
 	off := startBinary(t, fmt.Sprintf(config, `""`, iss.URL()))
 	if addr := off.forwardAuthAddr(); addr != "" {
 		t.Errorf("forward-auth listening on %s with forward_auth_addr empty", addr)

@@ -10,6 +10,8 @@ import (
 
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/actions-authz/actions-authz/envoy"
 )
 
 // TestHealthcheckMTLS: the gRPC probe reaches a server that requires a
@@ -24,7 +26,7 @@ func TestHealthcheckMTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := newGRPCServer(tlsCfg)
+	gs := newGRPCServer(tlsCfg, envoy.DecoderOptions{})
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(gs, hs)

@@ -136,13 +136,7 @@ func TestCompromisedKeyRefusedAtOnce(t *testing.T) {
 			s := startService(t, fmt.Sprintf(`
 issuers:
   - {url: %q, %s, refresh_interval: 1h}
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`, is.url, keys), opsOptions{debounce: 20 * time.Millisecond, hup: hup})
+`+ownerPolicy, is.url, keys), opsOptions{debounce: 20 * time.Millisecond, hup: hup})
 			s.waitReady()
 
 			tok := is.sign(t, "key-1", leaked)

@@ -3,29 +3,11 @@ package main
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/actions-authz/actions-authz/claims/claimstest"
 )
-
-// fakeClock is the service's clock of key staleness: it moves only when the
-// test moves it, so "within max_stale" and "beyond it" are exact.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestKeysOutageBeyondMaxStale: when an issuer's key set is down, its tokens
 // are allowed while the last good keys are within that issuer's max_stale,
@@ -34,18 +16,12 @@ func (c *fakeClock) advance(d time.Duration) {
 // is not affected.
 func TestKeysOutageBeyondMaxStale(t *testing.T) {
 	a, b := newIssuer(t), newIssuer(t)
-	clk := &fakeClock{t: time.Now()}
+	clk := claimstest.NewClock(time.Now())
 	s := startService(t, fmt.Sprintf(`
 issuers:
   - {url: %q, refresh_interval: 50ms, max_stale: 2m}
   - {url: %q, refresh_interval: 50ms}
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`, a.URL(), b.URL()), opsOptions{now: clk.now})
+`+ownerPolicy, a.URL(), b.URL()), opsOptions{now: clk.Now})
 	s.waitReady()
 	// Tokens live 5 minutes by the issuers' real clock; the service's clock
 	// moves 2.5 minutes at most.
@@ -64,9 +40,9 @@ policies:
 		{"a's key set down, keys 1m old: within max_stale", func() {
 			a.down.Store(true)
 			s.waitFor("a failed refresh", func() bool { m, _ := s.scrape(); return m[failuresOfA] >= 1 })
-			clk.advance(time.Minute)
+			clk.Advance(time.Minute)
 		}, 200, 200, 200, 60},
-		{"a's keys 2m30s old: beyond max_stale", func() { clk.advance(90 * time.Second) }, 503, 200, 503, 150},
+		{"a's keys 2m30s old: beyond max_stale", func() { clk.Advance(90 * time.Second) }, 503, 200, 503, 150},
 	}
 	for _, st := range steps {
 		st.act()
@@ -109,13 +85,7 @@ func TestKeysRemovedKIDRefused(t *testing.T) {
 	s := startService(t, fmt.Sprintf(`
 issuers:
   - {url: %q, refresh_interval: 50ms}
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`, is.URL()), opsOptions{})
+`+ownerPolicy, is.URL()), opsOptions{})
 	s.waitReady()
 	old := is.mint(t, nil)
 	if err := is.Rotate(); err != nil {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/actions-authz/actions-authz/envoy"
-
 	"crypto/tls"
 	"net/http"
 	"time"
@@ -10,6 +8,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/actions-authz/actions-authz/envoy"
 )
 
 // Limits of the servers this binary runs. Anyone who reaches Envoy can shape
@@ -48,8 +48,8 @@ const (
 )
 
 // newGRPCServer returns the ext_authz gRPC server with its limits, serving
-// TLS with tlsCfg when it is not nil.
-func newGRPCServer(tlsCfg *tls.Config) *grpc.Server {
+// TLS with tlsCfg when it is not nil and reading CheckRequests as dec says.
+func newGRPCServer(tlsCfg *tls.Config, dec envoy.DecoderOptions) *grpc.Server {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(grpcMaxRecvBytes),
 		grpc.MaxHeaderListSize(grpcMaxHeaderListBytes),
@@ -67,7 +67,7 @@ func newGRPCServer(tlsCfg *tls.Config) *grpc.Server {
 	if tlsCfg != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 	}
-	opts = append(opts, envoy.ServerOptions()...)
+	opts = append(opts, envoy.ServerOptions(dec)...)
 	return grpc.NewServer(opts...)
 }
 

@@ -17,12 +17,14 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/actions-authz/actions-authz/envoy"
 )
 
 // TestGRPCMaxRecvMsgSize: a CheckRequest over the limit is refused before it
 // is decoded; one under it is answered.
 func TestGRPCMaxRecvMsgSize(t *testing.T) {
-	addr := serveGRPCOn(t, newGRPCServer(nil))
+	addr := serveGRPCOn(t, newGRPCServer(nil, envoy.DecoderOptions{}))
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +59,7 @@ func TestGRPCMaxRecvMsgSize(t *testing.T) {
 // gRPC client will not do on purpose.
 func h2conn(t *testing.T) (*http2.Framer, net.Conn) {
 	t.Helper()
-	addr := serveGRPCOn(t, newGRPCServer(nil))
+	addr := serveGRPCOn(t, newGRPCServer(nil, envoy.DecoderOptions{}))
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

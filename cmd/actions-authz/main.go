@@ -24,6 +24,7 @@ import (
 )
 
 func main() {
+	gcTuningAllowed = true // serve decides with --gc-tuning and the environment
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

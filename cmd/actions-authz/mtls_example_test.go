@@ -1,16 +1,14 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
 	"slices"
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
-	"go.yaml.in/yaml/v3"
-	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 )
 
 // TestEnvoyMTLSExample checks examples/envoy-mtls.yaml against Envoy's API
@@ -18,25 +16,8 @@ import (
 // ALPN h2, presents a client certificate, verifies the server's, and pings
 // no more often than the server tolerates.
 func TestEnvoyMTLSExample(t *testing.T) {
-	raw, err := os.ReadFile("../../examples/envoy-mtls.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	js, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cl clusterv3.Cluster
-	if err := protojson.Unmarshal(js, &cl); err != nil {
-		t.Fatalf("not an envoy.config.cluster.v3.Cluster: %v", err)
-	}
-	if err := cl.ValidateAll(); err != nil {
-		t.Fatalf("fails Envoy's validation: %v", err)
-	}
+	envoytest.LoadFile(t, "../../examples/envoy-mtls.yaml", &cl)
 
 	var up tlsv3.UpstreamTlsContext
 	if err := cl.GetTransportSocket().GetTypedConfig().UnmarshalTo(&up); err != nil {

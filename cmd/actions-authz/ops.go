@@ -16,6 +16,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
 	"github.com/actions-authz/actions-authz/metrics"
 )
 
@@ -97,8 +98,8 @@ func (s *service) startOps(ctx context.Context, devURL string) (*operations, err
 	if s.logOut != nil {
 		logOutput = s.logOut
 	}
-	r.decisions = newDecisionLog(s.logger, logOutput, s.cfg.Log.Decisions)
-	r.decisions.traceIDs = s.traced
+	r.decisions = decisionlog.New(s.logger, logOutput, s.cfg.Log.Decisions)
+	r.decisions.TraceIDs = s.traced
 	r.keysConfig = func(cfg *authz.Config) claims.Config {
 		issuers := cfg.Issuers
 		if devURL != "" {

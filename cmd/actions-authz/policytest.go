@@ -17,6 +17,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/internal/fileread"
 )
 
 const testUsage = `actions-authz test: run policy unit tests
@@ -150,7 +151,7 @@ func decideCase(ctx context.Context, cfg *authz.Config, engine *authz.Engine, tc
 	}
 	raw := tc.Token
 	if tc.TokenFile != "" {
-		data, err := readFileLimit(tc.TokenFile, 64<<10)
+		data, err := fileread.Limited(tc.TokenFile, 64<<10)
 		if err != nil {
 			return authz.Explanation{}, fmt.Errorf("token_file: %w", err)
 		}
@@ -205,7 +206,7 @@ func (tc *testCase) verdict(d *authz.Decision) string {
 // readTestFile reads and checks one test file: a YAML list of cases. Each
 // problem names the file and line.
 func readTestFile(path string, engine *authz.Engine) ([]*testCase, error) {
-	data, err := readFileLimit(path, 4<<20)
+	data, err := fileread.Limited(path, 4<<20)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
+	"github.com/actions-authz/actions-authz/internal/fileread"
 	"github.com/actions-authz/actions-authz/metrics"
 )
 
@@ -89,7 +91,7 @@ type reloader struct {
 	opts      serveOptions // command-line overrides, re-applied to every file
 	logger    *slog.Logger
 	level     *slog.LevelVar
-	decisions *decisionLog
+	decisions *decisionlog.Log
 	metrics   *metrics.Metrics
 	// keysConfig turns a configuration into the verifier's.
 	keysConfig func(*authz.Config) claims.Config
@@ -269,7 +271,7 @@ func hashKeyFiles(issuers []claims.IssuerConfig) map[string][32]byte {
 // hashFile returns the SHA-256 of the file at path, read with the bound of
 // a key set.
 func hashFile(path string) ([32]byte, error) {
-	data, err := readFileLimit(path, maxJWKSFileBytes)
+	data, err := fileread.Limited(path, maxJWKSFileBytes)
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -430,7 +432,7 @@ func (r *reloader) swap(ctx context.Context, cfg *authz.Config) error {
 
 func (r *reloader) applyLogSettings(cfg *authz.Config) {
 	r.level.Set(parseLevel(cfg.Log.Level))
-	r.decisions.set(cfg.Log.Decisions)
+	r.decisions.Set(cfg.Log.Decisions)
 }
 
 // warnRestart logs the settings a reload cannot change.

@@ -24,6 +24,7 @@ import (
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/forwardauth"
 )
@@ -34,6 +35,7 @@ type serveOptions struct {
 	httpAddr   string
 	dev        bool
 	devAddr    string
+	gcTuning   bool
 	ops        opsOptions // test hooks for reload, keys and metrics
 }
 
@@ -45,6 +47,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.httpAddr, "http-addr", "", "health and metrics listen address (overrides server.http_addr)")
 	fs.BoolVar(&o.dev, "dev", false, "also run and trust an embedded development issuer (never in production)")
 	fs.StringVar(&o.devAddr, "dev-addr", "127.0.0.1:9002", "listen address of the development issuer (with --dev)")
+	fs.BoolVar(&o.gcTuning, "gc-tuning", true, "size the garbage collector for a small heap, unless GOGC or GOMEMLIMIT is set (false: Go's defaults)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -61,7 +64,7 @@ func serveWith(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		return fmt.Errorf("%s is invalid:\n%w", o.configPath, err)
 	}
 	applyOverrides(cfg, o)
-	logOut := newLogWriter(stderr, 0)
+	logOut := decisionlog.NewWriter(stderr, 0)
 	defer logOut.Close()
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.Log.Level))
@@ -69,12 +72,7 @@ func serveWith(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	for _, w := range cfg.Warnings() {
 		logger.Warn("configuration warning", "warning", w)
 	}
-	if tuneGC() {
-		logger.Info("garbage collection sized for a small heap: GOGC off under a memory limit while the live heap is under a third of it",
-			"memory_limit_bytes", gcMemoryFloor)
-	} else {
-		logger.Info("garbage collection as the environment sets it", "GOGC", os.Getenv("GOGC"), "GOMEMLIMIT", os.Getenv("GOMEMLIMIT"))
-	}
+	defer startGCTuning(o.gcTuning, logger).Stop()
 	s := newService(cfg, o, logger)
 	s.level, s.logOut = level, logOut
 	return s.run(ctx)
@@ -85,9 +83,9 @@ type service struct {
 	cfg    *authz.Config
 	opts   serveOptions
 	logger *slog.Logger
-	level  *slog.LevelVar // log.level, changed by reloads
-	logOut *logWriter     // the logger's output, for its drop count
-	traced bool           // spans are exported: decision lines carry trace_id
+	level  *slog.LevelVar      // log.level, changed by reloads
+	logOut *decisionlog.Writer // the logger's output, for its drop count
+	traced bool                // spans are exported: decision lines carry trace_id
 }
 
 func newService(cfg *authz.Config, o serveOptions, logger *slog.Logger) *service {
@@ -169,7 +167,7 @@ func (s *service) run(signalled context.Context) error {
 			return err
 		}
 	}
-	grpcSrv := newGRPCServer(tlsCfg)
+	grpcSrv := newGRPCServer(tlsCfg, envoy.DecoderOptions{Protobuf: cfg.Server.Decoder == "protobuf", OnFallback: ops.metrics.DecoderFallback})
 	healthSrv := health.NewServer()
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -66,21 +65,7 @@ func startServiceAt(t *testing.T, path string, hooks opsOptions) *testService {
 	scanned := make(chan struct{}) // every line of the log is in logs
 	go func() {
 		defer close(scanned)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			logs.Write(append(line, '\n'))
-			var rec struct {
-				Msg      string `json:"msg"`
-				GRPCAddr string `json:"grpc_addr"`
-				HTTPAddr string `json:"http_addr"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "serving" {
-				addrs <- [2]string{rec.GRPCAddr, rec.HTTPAddr}
-			}
-		}
-		io.Copy(io.Discard, pr)
+		followLog(pr, logs, addrs)
 	}()
 	var stopped atomic.Bool
 	s := &testService{t: t, configPath: path, logs: logs}

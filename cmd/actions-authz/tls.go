@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/internal/fileread"
 )
 
 // maxTLSFileBytes bounds each certificate, key or CA file read.
@@ -105,11 +106,11 @@ func (r *certReloader) configForClient(*tls.ClientHelloInfo) (*tls.Config, error
 
 // load reads the files into a server configuration.
 func (r *certReloader) load() (*tls.Config, error) {
-	certPEM, err := readFileLimit(r.files.CertFile, maxTLSFileBytes)
+	certPEM, err := fileread.Limited(r.files.CertFile, maxTLSFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("cert_file: %w", err)
 	}
-	keyPEM, err := readFileLimit(r.files.KeyFile, maxTLSFileBytes)
+	keyPEM, err := fileread.Limited(r.files.KeyFile, maxTLSFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("key_file: %w", err)
 	}
@@ -136,7 +137,7 @@ func (r *certReloader) load() (*tls.Config, error) {
 // readCertPool reads the PEM certificates of the file at path, at most
 // maxTLSFileBytes, into a pool.
 func readCertPool(path string) (*x509.CertPool, error) {
-	pem, err := readFileLimit(path, maxTLSFileBytes)
+	pem, err := fileread.Limited(path, maxTLSFileBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -83,7 +83,7 @@ func serveTLS(t *testing.T, files authz.TLSConfig, logs *syncBuffer) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveGRPCOn(t, newGRPCServer(tlsCfg))
+	return serveGRPCOn(t, newGRPCServer(tlsCfg, envoy.DecoderOptions{}))
 }
 
 func serveGRPCOn(t *testing.T, gs *grpc.Server) string {
@@ -314,13 +314,7 @@ server:
   tls: {cert_file: %q, key_file: %q, client_ca_file: %q}
 issuers:
   - url: %s
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`, f.files.CertFile, f.files.KeyFile, f.files.ClientCAFile, srv.URL))
+`+ownerPolicy, f.files.CertFile, f.files.KeyFile, f.files.ClientCAFile, srv.URL))
 	p.waitReady(t)
 	if !strings.Contains(p.logs.String(), `"grpc_tls":"mtls"`) {
 		t.Errorf("the serving log line does not say mtls:\n%s", p.logs.String())

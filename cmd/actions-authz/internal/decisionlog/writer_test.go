@@ -1,4 +1,4 @@
-package main
+package decisionlog
 
 import (
 	"bytes"
@@ -44,7 +44,7 @@ func TestLogWriterNeverBlocks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := &stalledOutput{entered: make(chan struct{}), release: make(chan struct{})}
-			w := newLogWriter(out, tt.max)
+			w := NewWriter(out, tt.max)
 			w.Write([]byte(`{"msg":"first"}` + "\n"))
 			<-out.entered // the writing goroutine is now stuck on the output
 
@@ -100,7 +100,7 @@ func TestLogWriterNeverBlocks(t *testing.T) {
 
 func TestLogWriterAfterClose(t *testing.T) {
 	var out bytes.Buffer
-	w := newLogWriter(&out, 0)
+	w := NewWriter(&out, 0)
 	w.Write([]byte("a\n"))
 	w.Close()
 	w.Write([]byte("b\n")) // straight through

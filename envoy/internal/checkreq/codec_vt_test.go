@@ -1,6 +1,6 @@
 //go:build vtprotobuf
 
-package envoy
+package checkreq
 
 import (
 	"testing"

@@ -1,13 +1,11 @@
-package envoy
+package checkreq
 
 import (
 	"slices"
-	"strings"
 	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -18,7 +16,7 @@ import (
 // request on its own, and the request is mostly strings: a dozen headers,
 // the path, the host, the token.
 //
-// readCheckRequest copies the serialized request into one string and decodes
+// Read copies the serialized request into one string and decodes
 // the fields Envoy sends on every Check by hand, each string a slice of that
 // copy. It decodes what the generated code would, to the field. The fields it
 // does not read by hand (metadata, the TLS session) are decoded by protobuf,
@@ -83,20 +81,6 @@ const (
 	fieldMapKey   = 1
 	fieldMapValue = 2
 )
-
-// unmarshalCheckRequest decodes data into req, which must be empty.
-func unmarshalCheckRequest(data mem.BufferSlice, req *authv3.CheckRequest) error {
-	var b strings.Builder
-	b.Grow(data.Len())
-	for _, buf := range data {
-		b.Write(buf.ReadOnlyData())
-	}
-	if readCheckRequest(b.String(), req) {
-		return nil
-	}
-	proto.Reset(req)
-	return defaultCodec.Unmarshal(data, req)
-}
 
 // field is one field of a serialized message: its number, its wire type,
 // and its value, a varint or the bytes of a length-delimited field.
@@ -185,7 +169,10 @@ func merge[T any, M interface {
 	return proto.UnmarshalOptions{Merge: true}.Unmarshal([]byte(s), m) == nil
 }
 
-func readCheckRequest(s string, req *authv3.CheckRequest) bool {
+// Read decodes the serialized CheckRequest s into req, which must be empty,
+// and reports whether it could; when it could not, req is partly filled and
+// the caller decodes s with protobuf instead.
+func Read(s string, req *authv3.CheckRequest) bool {
 	return each(s, func(f field) bool {
 		return f.num == fieldCheckAttributes && into(f, &req.Attributes, readAttributes)
 	})

@@ -1,4 +1,4 @@
-package main
+package decisionlog
 
 import (
 	"io"
@@ -13,7 +13,7 @@ import (
 // replica's decisions.
 const defaultLogBuffer = 4 << 20
 
-// logWriter puts the log between the request path and a slow output: Write
+// Writer puts the log between the request path and a slow output: Write
 // copies the line into a bounded buffer and returns, and one goroutine
 // writes the buffer out, many lines per write when they come fast. A Check
 // never waits on a pipe whose reader is behind or a disk that stalls. Lines
@@ -25,7 +25,7 @@ const defaultLogBuffer = 4 << 20
 // slog's handler writes each record with one Write call, so lines are never
 // split. Close writes out what is buffered and stops the goroutine; writes
 // after Close go straight to the output.
-type logWriter struct {
+type Writer struct {
 	out   io.Writer
 	max   int
 	total atomic.Uint64 // lines dropped since the start
@@ -41,13 +41,13 @@ type logWriter struct {
 	done chan struct{}
 }
 
-// newLogWriter starts a logWriter over out that buffers at most max bytes
-// (defaultLogBuffer when max <= 0).
-func newLogWriter(out io.Writer, max int) *logWriter {
+// NewWriter starts a Writer over out that buffers at most max bytes
+// (defaultLogBuffer when max <= 0). Close stops it.
+func NewWriter(out io.Writer, max int) *Writer {
 	if max <= 0 {
 		max = defaultLogBuffer
 	}
-	w := &logWriter{
+	w := &Writer{
 		out: out, max: max,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -57,7 +57,7 @@ func newLogWriter(out io.Writer, max int) *logWriter {
 
 // Write buffers p, or drops it when the buffer is full. It never blocks on
 // the output and never fails.
-func (w *logWriter) Write(p []byte) (int, error) {
+func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -79,10 +79,10 @@ func (w *logWriter) Write(p []byte) (int, error) {
 }
 
 // Dropped returns how many lines were dropped since the start.
-func (w *logWriter) Dropped() uint64 { return w.total.Load() }
+func (w *Writer) Dropped() uint64 { return w.total.Load() }
 
 // Close writes out the buffered lines and stops the writing goroutine.
-func (w *logWriter) Close() error {
+func (w *Writer) Close() error {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -99,7 +99,7 @@ func (w *logWriter) Close() error {
 // first one arrives: under load, one write carries hundreds of lines.
 const flushDelay = 5 * time.Millisecond
 
-func (w *logWriter) run() {
+func (w *Writer) run() {
 	defer close(w.done)
 	delay := time.NewTimer(flushDelay)
 	delay.Stop()
@@ -123,7 +123,7 @@ func (w *logWriter) run() {
 }
 
 // flush writes out everything buffered so far. Only run calls it.
-func (w *logWriter) flush() {
+func (w *Writer) flush() {
 	w.mu.Lock()
 	buf, dropped := w.buf, w.dropped
 	w.buf, w.dropped = w.spare[:0], 0

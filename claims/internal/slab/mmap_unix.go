@@ -1,19 +1,19 @@
 //go:build unix
 
-package claims
+package slab
 
 import (
 	"runtime"
 	"syscall"
 )
 
-// newSlab returns size bytes of zeroed memory for cache records, mapped
+// newSlab returns size bytes of zeroed memory for records, mapped
 // anonymously outside the Go heap: the garbage collector neither scans it
-// nor counts it when it sizes the heap (a full heap-allocated cache would
+// nor counts it when it sizes the heap (a full heap-allocated table would
 // double the process's memory), and pages no record has used yet are never
 // resident. owner is the object whose lifetime the slab follows: the
 // mapping is released once owner is unreachable.
-func newSlab(owner *cacheShard, size int) []byte {
+func newSlab(owner *Table, size int) []byte {
 	if size == 0 {
 		return nil
 	}

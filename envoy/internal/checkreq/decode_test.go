@@ -1,4 +1,4 @@
-package envoy
+package checkreq
 
 import (
 	"testing"
@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// TestFieldNumbers checks the field numbers readCheckRequest decodes by
+// TestFieldNumbers checks the field numbers Read decodes by
 // against the descriptors go-control-plane generated.
 func TestFieldNumbers(t *testing.T) {
 	for _, tc := range []struct {
@@ -207,12 +207,12 @@ func TestReadCheckRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var fast authv3.CheckRequest
-			if got := readCheckRequest(string(tc.wire), &fast); got != tc.fast {
+			if got := Read(string(tc.wire), &fast); got != tc.fast {
 				t.Fatalf("decoded by hand: %v, want %v", got, tc.fast)
 			}
 			var want, got authv3.CheckRequest
 			wantErr := proto.Unmarshal(tc.wire, &want)
-			gotErr := unmarshalCheckRequest(mem.BufferSlice{mem.SliceBuffer(tc.wire)}, &got)
+			gotErr := Codec{}.Unmarshal(mem.BufferSlice{mem.SliceBuffer(tc.wire)}, &got)
 			if (gotErr != nil) != (wantErr != nil) {
 				t.Fatalf("error %v, protobuf's %v", gotErr, wantErr)
 			}
@@ -240,7 +240,7 @@ func TestUnmarshalCheckRequestSplit(t *testing.T) {
 		rest = rest[n:]
 	}
 	var got authv3.CheckRequest
-	if err := unmarshalCheckRequest(data, &got); err != nil {
+	if err := (Codec{}).Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
 	if !proto.Equal(&got, envoyRequest()) {
@@ -263,7 +263,7 @@ func FuzzReadCheckRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, wire []byte) {
 		var want, fast, got authv3.CheckRequest
 		wantErr := proto.Unmarshal(wire, &want)
-		if readCheckRequest(string(wire), &fast) {
+		if Read(string(wire), &fast) {
 			if wantErr != nil {
 				t.Fatalf("decoded by hand what protobuf refuses: %v", wantErr)
 			}
@@ -271,7 +271,7 @@ func FuzzReadCheckRequest(f *testing.F) {
 				t.Fatalf("decoded by hand\n%v\nprotobuf decodes\n%v", &fast, &want)
 			}
 		}
-		gotErr := unmarshalCheckRequest(mem.BufferSlice{mem.SliceBuffer(wire)}, &got)
+		gotErr := Codec{}.Unmarshal(mem.BufferSlice{mem.SliceBuffer(wire)}, &got)
 		if (gotErr != nil) != (wantErr != nil) {
 			t.Fatalf("error %v, protobuf's %v", gotErr, wantErr)
 		}
@@ -310,7 +310,7 @@ func BenchmarkUnmarshalCheckRequest(b *testing.B) {
 			codec func(mem.BufferSlice, any) error
 		}{
 			{"protobuf", defaultCodec.Unmarshal},
-			{"actions-authz", codec{}.Unmarshal},
+			{"actions-authz", Codec{}.Unmarshal},
 		} {
 			b.Run("headers="+shape.name+"/decoder="+bc.name, func(b *testing.B) {
 				b.ReportAllocs()
