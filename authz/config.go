@@ -86,7 +86,7 @@ type LogConfig struct {
 
 // TelemetryConfig sends trace spans over OTLP. The binary reads it; authz
 // only validates it. Without OTLPEndpoint the standard OTEL_* environment
-// variables decide whether spans are exported (see the README); with
+// variables decide whether spans are exported (see docs/operations.md); with
 // neither, none are.
 type TelemetryConfig struct {
 	// OTLPEndpoint is the host:port of an OTLP receiver (a collector).

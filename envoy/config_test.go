@@ -232,7 +232,8 @@ func TestEnvoyConfigValidationCatchesBrokenFiles(t *testing.T) {
 	}
 }
 
-// The shipped file must keep the settings the README promises.
+// The shipped file must keep the settings the README and docs/configuration.md
+// promise.
 func TestShippedEnvoyConfigSettings(t *testing.T) {
 	b, err := validateEnvoyConfig(readRepoFile(t, shippedEnvoyYAML))
 	if err != nil {

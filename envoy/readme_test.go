@@ -1,6 +1,7 @@
 package envoy_test
 
 import (
+	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -17,27 +18,40 @@ import (
 
 // The README's "Attach to your Envoy" snippets are Envoy configuration too:
 // each follows a marker <!-- envoy: TYPE --> naming its proto type, and must
-// parse and validate as that type.
+// parse and validate as that type. A marked snippet in docs/ is held to the
+// same; the cluster, filter and route checked together below are the
+// README's.
 func TestReadmeEnvoySnippets(t *testing.T) {
-	readme := readRepoFile(t, "README.md")
+	docs, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"README.md"}
+	for _, d := range docs {
+		files = append(files, "docs/"+filepath.Base(d))
+	}
 	re := regexp.MustCompile("(?s)<!-- envoy: ([A-Za-z0-9_.]+) -->\\s*```yaml\n(.*?)```")
 	found := map[string]proto.Message{}
-	for _, m := range re.FindAllSubmatch(readme, -1) {
-		name, body := string(m[1]), m[2]
-		mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(name))
-		if err != nil {
-			t.Errorf("README snippet type %s: %v", name, err)
-			continue
+	for _, file := range files {
+		for _, m := range re.FindAllSubmatch(readRepoFile(t, file), -1) {
+			name, body := string(m[1]), m[2]
+			mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(name))
+			if err != nil {
+				t.Errorf("%s: snippet type %s: %v", file, name, err)
+				continue
+			}
+			msg := mt.New().Interface()
+			if err := envoytest.UnmarshalYAML(body, msg); err != nil {
+				t.Errorf("%s: snippet %s: %v", file, name, err)
+				continue
+			}
+			for _, err := range envoytest.Validate(msg, name) {
+				t.Errorf("%s: snippet: %v", file, err)
+			}
+			if file == "README.md" {
+				found[name] = msg
+			}
 		}
-		msg := mt.New().Interface()
-		if err := envoytest.UnmarshalYAML(body, msg); err != nil {
-			t.Errorf("README snippet %s: %v", name, err)
-			continue
-		}
-		for _, err := range envoytest.Validate(msg, name) {
-			t.Errorf("README snippet: %v", err)
-		}
-		found[name] = msg
 	}
 	cl, _ := found["envoy.config.cluster.v3.Cluster"].(*clusterv3.Cluster)
 	filter, _ := found["envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter"].(*hcmv3.HttpFilter)

@@ -206,20 +206,20 @@ func TestPolicyTestUsage(t *testing.T) {
 	}
 }
 
-// TestReadmeTestExample: the test-file example in the README's Commands
-// section passes against the example policy it names.
-func TestReadmeTestExample(t *testing.T) {
-	data, err := os.ReadFile("../../README.md")
+// TestDocsTestExample: the test-file example in docs/commands.md passes
+// against the example policy it names.
+func TestDocsTestExample(t *testing.T) {
+	data, err := os.ReadFile("../../docs/commands.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	const marker = "# examples/policies/tests/custom-properties.yaml (excerpt)\n"
 	_, rest, ok := strings.Cut(string(data), marker)
 	if !ok {
-		t.Fatal("the README has no test-file example")
+		t.Fatal("docs/commands.md has no test-file example")
 	}
 	example, _, _ := strings.Cut(rest, "```")
-	file := writeFile(t, t.TempDir(), "readme.yaml", example)
+	file := writeFile(t, t.TempDir(), "example.yaml", example)
 	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), []string{"test", "--config", "../../examples/policies/custom-properties.yaml", file}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())

@@ -21,8 +21,8 @@ import (
 	"github.com/actions-authz/actions-authz/envoy/localstack"
 )
 
-// documented is an answer that the README's "Local stack" section shows;
-// the test checks the README still shows it.
+// documented is an answer that the local stack's walkthrough
+// (docs/local-stack.md) shows; the test checks it still shows it.
 type documented struct {
 	status          int
 	wwwAuthenticate string // "" when the answer has none
@@ -116,7 +116,7 @@ func TestComposeStack(t *testing.T) {
 			if after := upstreamRequests(t, s); after != before {
 				t.Errorf("a denied request reached the private service (%d requests, then %d)", before, after)
 			}
-			readmeShows(t, c.want)
+			docsShow(t, c.want)
 		})
 	}
 
@@ -198,17 +198,18 @@ func upstreamRequests(t *testing.T, s *localstack.Stack) int64 {
 	return n
 }
 
-// readmeShows fails the test unless the README shows the answer: its
-// WWW-Authenticate value and its body, verbatim.
-func readmeShows(t *testing.T, d documented) {
+// docsShow fails the test unless the local stack's walkthrough,
+// docs/local-stack.md, shows the answer: its WWW-Authenticate value and its
+// body, verbatim.
+func docsShow(t *testing.T, d documented) {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	doc, err := os.ReadFile(filepath.Join(root, "docs/local-stack.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []string{d.wwwAuthenticate, d.body} {
-		if s != "" && !strings.Contains(string(readme), s) {
-			t.Errorf("README.md does not show %s", s)
+		if s != "" && !strings.Contains(string(doc), s) {
+			t.Errorf("docs/local-stack.md does not show %s", s)
 		}
 	}
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The load runs of the README's "Performance" section, all on 127.0.0.1
+# The load runs of docs/performance.md, all on 127.0.0.1
 # ("make load" builds the binaries first):
 #
 #  1. actions-authz and the minimal baseline ext_authz server of the

@@ -22,7 +22,7 @@ import (
 // the system between them, costs about a quarter of its CPU time. Under the
 // floor it collects about five times less often and a cached Check costs
 // about 30% less CPU, for about 4 MiB more resident memory at peak (the
-// numbers of "make load", in the README). The floor is a memory limit, not a
+// numbers of "make load", in docs/performance.md). The floor is a memory limit, not a
 // GOGC, so that a sudden growth of the live heap cannot take memory past it
 // before the next collection.
 const Floor = 22 << 20
