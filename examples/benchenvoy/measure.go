@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// openConns is the number of connections the open loop may use: enough
+// that requests seldom wait for a free one below saturation.
+const openConns = 64
+
+// measure runs the closed-loop rounds, the open-loop sweep and the
+// profiles, and prints the report.
+func (b *bench) measure(ctx context.Context, o options, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "closed loop: %d connections, %v warm-up then %v per configuration, %d rounds; %d new tokens\n\n",
+		o.concurrency, o.warmup, o.duration, o.rounds, o.tokens)
+	for round := 1; round <= o.rounds; round++ {
+		for _, c := range b.configs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			closedLoop(ctx, c.listener, c.reqs, o.concurrency, o.warmup)
+			e0, a0, u0, g0 := cpuOf(c.envoy.Process), cpuOf(c.authz), cpuOf(b.upstream), selfCPU()
+			res := closedLoop(ctx, c.listener, c.reqs, o.concurrency, o.duration)
+			s := sample{res: res, envoyCPU: cpuOf(c.envoy.Process) - e0, authzCPU: cpuOf(c.authz) - a0,
+				upstreamCPU: cpuOf(b.upstream) - u0, generatorCPU: selfCPU() - g0}
+			if msg := res.errorSummary(); msg != "" {
+				return fmt.Errorf("round %d, %s: %s", round, c.name, msg)
+			}
+			c.rounds = append(c.rounds, s)
+			fmt.Fprintf(stdout, "round %d  %-30s %8.0f req/s  p50 %s  p99 %s  CPU/req: envoy %s  authorizer %s\n",
+				round, c.name, res.rate(), ms(res.percentile(0.5)), ms(res.percentile(0.99)),
+				us(s.perRequest(s.envoyCPU)), us(s.perRequest(s.authzCPU)))
+		}
+	}
+	b.report(stdout)
+
+	var points map[string][]point
+	if len(o.rates) > 0 {
+		points = b.sweep(ctx, o, stdout)
+		if o.png != "" {
+			if err := os.MkdirAll(filepath.Dir(o.png), 0o755); err != nil {
+				return err
+			}
+			if err := writePlot(o.png, plotConfigs, points, b.byName(configNone).median(rateOf)); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "plot: %s\n", o.png)
+		}
+	}
+	b.targets(stdout, points)
+	fmt.Fprintf(stdout, "\nload average at the end: %s\n", loadAverage())
+	if o.perf != "" {
+		return b.profile(ctx, o, stdout)
+	}
+	return nil
+}
+
+func (s sample) perRequest(cpu time.Duration) time.Duration {
+	return cpu / time.Duration(max(s.res.ok(), 1))
+}
+
+// The figures of a sample that the report takes medians of.
+var (
+	rateOf     = func(s sample) float64 { return s.res.rate() }
+	p50Of      = func(s sample) float64 { return float64(s.res.percentile(0.5)) }
+	p99Of      = func(s sample) float64 { return float64(s.res.percentile(0.99)) }
+	envoyCPUOf = func(s sample) float64 { return float64(s.perRequest(s.envoyCPU)) }
+	authzCPUOf = func(s sample) float64 { return float64(s.perRequest(s.authzCPU)) }
+	upCPUOf    = func(s sample) float64 { return float64(s.perRequest(s.upstreamCPU)) }
+	genCPUOf   = func(s sample) float64 { return float64(s.perRequest(s.generatorCPU)) }
+	perRoundOf = func(c *config, f func(sample) float64) []float64 { return apply(c.rounds, f) }
+	durationOf = func(v float64) time.Duration { return time.Duration(v) }
+)
+
+func apply(ss []sample, f func(sample) float64) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		out[i] = f(s)
+	}
+	return out
+}
+
+func (c *config) median(f func(sample) float64) float64 { return median(apply(c.rounds, f)) }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Sorted(slices.Values(v))
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func (b *bench) byName(name string) *config {
+	for _, c := range b.configs {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// report prints the closed-loop table: medians over the rounds, and each
+// configuration's requests/s as a ratio to (a)'s in the same round.
+func (b *bench) report(stdout io.Writer) {
+	none := b.byName(configNone)
+	fmt.Fprintf(stdout, "\nmedians of the rounds (CPU: time per request, from /proc/<pid>/stat):\n\n")
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "configuration\treq/s\tvs (a)\tp50\tp99\tEnvoy CPU\tauthorizer CPU\tupstream CPU\tgenerator CPU")
+	for _, c := range b.configs {
+		authz := us(durationOf(c.median(authzCPUOf)))
+		if c.authz == nil {
+			authz = "-"
+		}
+		fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.name, c.median(rateOf),
+			ratios(perRoundOf(c, rateOf), perRoundOf(none, rateOf)),
+			ms(durationOf(c.median(p50Of))), ms(durationOf(c.median(p99Of))),
+			us(durationOf(c.median(envoyCPUOf))), authz,
+			us(durationOf(c.median(upCPUOf))), us(durationOf(c.median(genCPUOf))))
+	}
+	w.Flush()
+}
+
+// ratios formats the per-round ratios num/den.
+func ratios(num, den []float64) string {
+	var parts []string
+	for i := range min(len(num), len(den)) {
+		parts = append(parts, strconv.FormatFloat(num[i]/den[i], 'f', 2, 64))
+	}
+	return strings.Join(parts, " ")
+}
+
+// plotConfigs are the configurations of the open-loop sweep and the plot.
+var plotConfigs = []string{configNone, configAuthz, configJWT, configBase}
+
+// point is one open-loop run: the offered rate and the latencies.
+type point struct {
+	offered, achieved float64
+	p50, p99          time.Duration
+	failed            int
+}
+
+// sweep runs the open loop at each fraction of (a)'s closed-loop rate, every
+// plotted configuration in turn at each rate.
+func (b *bench) sweep(ctx context.Context, o options, stdout io.Writer) map[string][]point {
+	sat := b.byName(configNone).median(rateOf)
+	fmt.Fprintf(stdout, "\nopen loop: requests at a fixed rate, up to %d connections, %v at each rate; (a) saturates at %.0f req/s\n\n",
+		openConns, o.rateDuration, sat)
+	points := map[string][]point{}
+	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "offered\tconfiguration\tachieved\tp50\tp99\tfailed")
+	for _, f := range o.rates {
+		rate := f * sat
+		for _, name := range plotConfigs {
+			if ctx.Err() != nil {
+				return points
+			}
+			c := b.byName(name)
+			openLoop(ctx, c.listener, c.reqs, rate, time.Second, openConns) // warm-up
+			res := openLoop(ctx, c.listener, c.reqs, rate, o.rateDuration, openConns)
+			p := point{offered: rate, achieved: res.rate(), p50: res.percentile(0.5), p99: res.percentile(0.99), failed: res.other + res.errors}
+			points[name] = append(points[name], p)
+			fmt.Fprintf(w, "%.0f (%.2f)\t%s\t%.0f\t%s\t%s\t%d\n", rate, f, name, p.achieved, ms(p.p50), ms(p.p99), p.failed)
+		}
+	}
+	w.Flush()
+	return points
+}
+
+// targets prints the targets against the figures of this run.
+func (b *bench) targets(stdout io.Writer, points map[string][]point) {
+	authz, jwt, base := b.byName(configAuthz), b.byName(configJWT), b.byName(configBase)
+	authzNew, jwtNew, baseNew := b.byName(configAuthzNew), b.byName(configJWTNew), b.byName(configBaseNew)
+	fmt.Fprintf(stdout, "\ntargets (req/s ratios per round):\n")
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT MET"
+	}
+	r := func(num, den *config) (string, float64) {
+		return ratios(perRoundOf(num, rateOf), perRoundOf(den, rateOf)), num.median(rateOf) / den.median(rateOf)
+	}
+	s, m := r(authz, jwt)
+	fmt.Fprintf(stdout, "  (b)/(c), one token:   %s  (median %.2f; target >= 0.7: %s)\n", s, m, verdict(m >= 0.7))
+	s, m = r(authzNew, jwtNew)
+	fmt.Fprintf(stdout, "  (b)/(c), new tokens:  %s  (median %.2f)\n", s, m)
+	s, m = r(authz, base)
+	fmt.Fprintf(stdout, "  (b)/(d), one token:   %s  (median %.2f; target > 1: %s)\n", s, m, verdict(m > 1))
+	s, m = r(authzNew, baseNew)
+	fmt.Fprintf(stdout, "  (b)/(d), new tokens:  %s  (median %.2f; target > 1: %s)\n", s, m, verdict(m > 1))
+	for i, p := range points[configNone] {
+		if i >= len(points[configAuthz]) || p.offered/b.byName(configNone).median(rateOf) < 0.495 ||
+			p.offered/b.byName(configNone).median(rateOf) > 0.505 {
+			continue
+		}
+		add := points[configAuthz][i].p99 - p.p99
+		fmt.Fprintf(stdout, "  p99 at half of (a)'s saturation (%.0f req/s): (a) %s, (b) %s: (b) adds %s (target <= 1 ms: %s)\n",
+			p.offered, ms(p.p99), ms(points[configAuthz][i].p99), ms(add), verdict(add <= time.Millisecond))
+	}
+}
+
+// profile records Envoy and the authorizer with perf during a closed-loop
+// run of (b) and of (c), and prints where their CPU time goes.
+func (b *bench) profile(ctx context.Context, o options, stdout io.Writer) error {
+	if _, err := exec.LookPath("perf"); err != nil {
+		return fmt.Errorf("--perf: %w", err)
+	}
+	if err := os.MkdirAll(o.perf, 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{configAuthz, configJWT} {
+		c := b.byName(name)
+		pids := strconv.Itoa(c.envoy.PID())
+		if c.authz != nil {
+			pids += "," + strconv.Itoa(c.authz.PID())
+		}
+		file := filepath.Join(o.perf, strings.Fields(name)[0]+".perf.data")
+		rec := exec.CommandContext(ctx, "perf", "record", "-F", "999", "-g", "-o", file, "-p", pids, "--", "sleep", strconv.Itoa(int(o.duration.Seconds())))
+		rec.Stderr = io.Discard
+		if err := rec.Start(); err != nil {
+			return err
+		}
+		closedLoop(ctx, c.listener, c.reqs, o.concurrency, o.duration+time.Second)
+		if err := rec.Wait(); err != nil {
+			return fmt.Errorf("perf record: %w", err)
+		}
+		out, err := exec.CommandContext(ctx, "perf", "report", "-i", file, "--no-children", "--sort", "comm,dso,sym",
+			"--stdio", "--percent-limit", "1.5", "-g", "none").Output()
+		if err != nil {
+			return fmt.Errorf("perf report: %w", err)
+		}
+		fmt.Fprintf(stdout, "\n== perf: %s (Envoy and the authorizer, %v of closed loop)\n", name, o.duration)
+		for line := range strings.SplitSeq(string(out), "\n") {
+			if strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "#") {
+				fmt.Fprintln(stdout, line)
+			}
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
+}
+
+func us(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 1, 64) + " µs"
+}
