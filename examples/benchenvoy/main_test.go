@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"image/png"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -181,5 +182,46 @@ func TestWritePlot(t *testing.T) {
 	}
 	if b := img.Bounds(); b.Dx() != plotW || b.Dy() != plotH {
 		t.Errorf("plot is %v, want %dx%d", b, plotW, plotH)
+	}
+}
+
+// The upstream answers 200 "ok" to requests on one keep-alive connection,
+// and 400 to a request with a body.
+func TestUpstream(t *testing.T) {
+	addr, err := localstack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveUpstream(ctx, []string{"--addr", addr}, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serveUpstream: %v", err)
+		}
+	})
+	c := &client{addr: addr}
+	defer c.close()
+	req := request("example.test", "/", "token")
+	for i := range 3 {
+		var status int
+		for try := 0; try < 50; try++ { // until it listens
+			if status, err = c.do(req, time.Now().Add(5*time.Second)); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("request %d: %d, %v; want 200", i, status, err)
+		}
+	}
+	resp, err := http.Post("http://"+addr+"/", "text/plain", strings.NewReader("body"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a request with a body: %d, want 400", resp.StatusCode)
 	}
 }
