@@ -11,13 +11,14 @@ import (
 // with the same listener, route and upstream; only the authorization
 // filters differ.
 const (
-	configNone     = "a none"
-	configAuthz    = "b actions-authz"
-	configAuthzNew = "b actions-authz, new tokens"
-	configJWT      = "c jwt_authn+RBAC"
-	configJWTNew   = "c jwt_authn+RBAC, new tokens"
-	configBase     = "d baseline"
-	configBaseNew  = "d baseline, new tokens"
+	configNone      = "a none"
+	configAuthz     = "b actions-authz"
+	configAuthzNew  = "b actions-authz, new tokens"
+	configAuthzHTTP = "b' actions-authz over HTTP"
+	configJWT       = "c jwt_authn+RBAC"
+	configJWTNew    = "c jwt_authn+RBAC, new tokens"
+	configBase      = "d baseline"
+	configBaseNew   = "d baseline, new tokens"
 )
 
 // Owner is the repository_owner_id that every configuration allows: the
@@ -46,6 +47,10 @@ type envoyParams struct {
 	// Authz is the ext_authz gRPC server (configurations b and d); empty
 	// for none.
 	Authz string
+	// HTTP has ext_authz call Authz over HTTP (http_service, to
+	// actions-authz's server.forward_auth_addr, as
+	// examples/forward-auth/envoy-http.yaml) instead of gRPC.
+	HTTP bool
 	// RawHeaders sets ext_authz's encode_raw_headers: true for
 	// actions-authz, as envoy/envoy.yaml ships; the baseline reads only
 	// the headers map.
@@ -98,7 +103,7 @@ static_resources:
               routes:
               - match: { prefix: / }
                 route: { cluster: upstream, timeout: 15s }
-{{- if .Authz}}
+{{- if and .Authz (not .HTTP)}}
                 typed_per_filter_config:
                   envoy.filters.http.ext_authz:
                     "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute
@@ -106,7 +111,26 @@ static_resources:
                       context_extensions: { policy: default }
 {{- end}}
           http_filters:
-{{- if .Authz}}
+{{- if and .Authz .HTTP}}
+          # As examples/forward-auth/envoy-http.yaml ships it.
+          - name: envoy.filters.http.ext_authz
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz
+              transport_api_version: V3
+              failure_mode_allow: false
+              status_on_error: { code: ServiceUnavailable }
+              allowed_headers:
+                patterns:
+                - { exact: x-request-id }
+                - { prefix: x-github-, ignore_case: true }
+              http_service:
+                server_uri: { uri: "http://{{.Authz}}", cluster: authz, timeout: 1s }
+                path_prefix: /envoy
+                authorization_response:
+                  allowed_upstream_headers:
+                    patterns:
+                    - { prefix: x-github-, ignore_case: true }
+{{- else if .Authz}}
           # As envoy/envoy.yaml ships it.
           - name: envoy.filters.http.ext_authz
             typed_config:
@@ -177,10 +201,12 @@ static_resources:
   - name: authz
     type: STATIC
     connect_timeout: 1s
+{{- if not .HTTP}}
     typed_extension_protocol_options:
       envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
         explicit_http_config: { http2_protocol_options: {} }
+{{- end}}
     load_assignment:
       cluster_name: authz
       endpoints:

@@ -38,6 +38,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -70,6 +71,8 @@ type options struct {
 	rates                        []float64
 	rateDuration                 time.Duration
 	png, perf                    string
+	gomaxprocs                   int
+	only                         *regexp.Regexp
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -92,8 +95,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.rateDuration, "rate-duration", 4*time.Second, "open-loop run at each rate")
 	fs.StringVar(&o.png, "png", "", "write the plot of latency against offered load here")
 	fs.StringVar(&o.perf, "perf", "", "after the rounds, profile Envoy and the authorizer with perf under (b) and (c), into this directory")
+	fs.IntVar(&o.gomaxprocs, "authz-gomaxprocs", 0, "GOMAXPROCS of actions-authz and the baseline (0: Go's default, the cores)")
+	only := fs.String("only", "", "run only the configurations whose names match this regular expression, and (a)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var err error
+	if o.only, err = regexp.Compile(*only); err != nil {
+		return fmt.Errorf("--only: %w", err)
 	}
 	for f := range strings.SplitSeq(*rates, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -240,24 +249,32 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (*bench, error) {
 		authz *authzServer
 		jwt   *jwtParams
 		reqs  [][]byte
-		raw   bool
+		raw   bool // encode_raw_headers
+		http  bool // ext_authz over HTTP
 	}{
-		{configNone, nil, nil, oneReq, false},
-		{configAuthz, authzCached, nil, oneReq, true},
-		{configJWT, nil, jwt, oneReq, false},
-		{configBase, baseCached, nil, oneReq, false},
-		{configAuthzNew, authzUncached, nil, freshReqs, true},
-		{configJWTNew, nil, jwt, freshReqs, false},
-		{configBaseNew, baseUncached, nil, freshReqs, false},
+		{configNone, nil, nil, oneReq, false, false},
+		{configAuthz, authzCached, nil, oneReq, true, false},
+		{configJWT, nil, jwt, oneReq, false, false},
+		{configBase, baseCached, nil, oneReq, false, false},
+		{configAuthzHTTP, authzCached, nil, oneReq, false, true},
+		{configAuthzNew, authzUncached, nil, freshReqs, true, false},
+		{configJWTNew, nil, jwt, freshReqs, false, false},
+		{configBaseNew, baseUncached, nil, freshReqs, false, false},
 	} {
+		if c.name != configNone && !o.only.MatchString(c.name) {
+			continue
+		}
 		listener, err := localstack.FreeAddr()
 		if err != nil {
 			return b, err
 		}
-		p := envoyParams{Listener: listener, Upstream: upAddr, RawHeaders: c.raw, JWT: c.jwt}
+		p := envoyParams{Listener: listener, Upstream: upAddr, RawHeaders: c.raw, HTTP: c.http, JWT: c.jwt}
 		cfg := &config{name: c.name, listener: listener, reqs: c.reqs}
 		if c.authz != nil {
 			p.Authz, cfg.authz = c.authz.addr, c.authz.proc
+			if c.http {
+				p.Authz = c.authz.httpAddr
+			}
 		}
 		if c.authz != nil || c.jwt != nil {
 			cfg.refused = refused
@@ -297,10 +314,20 @@ func (b *bench) start(name string, cmd *exec.Cmd) (*localstack.Process, error) {
 	return p, err
 }
 
+// authzEnv is the environment of the authorizers.
+func (o options) authzEnv() []string {
+	env := os.Environ()
+	if o.gomaxprocs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(o.gomaxprocs))
+	}
+	return env
+}
+
 // authzServer is a running ext_authz server.
 type authzServer struct {
-	addr string
-	proc *localstack.Process
+	addr     string // ext_authz gRPC
+	httpAddr string // ext_authz over HTTP (forward_auth_addr); actions-authz only
+	proc     *localstack.Process
 }
 
 // startActionsAuthz runs actions-authz serve with the configuration of make
@@ -311,7 +338,15 @@ func (b *bench) startActionsAuthz(ctx context.Context, o options, name, extra st
 	if err != nil {
 		return nil, err
 	}
+	forwardAuth, err := localstack.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
 	cfg := strings.ReplaceAll(string(raw), "http://127.0.0.1:9002", b.issuer.URL()) + extra
+	if !strings.Contains(cfg, "\nserver:\n") {
+		return nil, fmt.Errorf("examples/dev/config.yaml has no server section for forward_auth_addr")
+	}
+	cfg = strings.Replace(cfg, "\nserver:\n", "\nserver:\n  forward_auth_addr: "+forwardAuth+"\n", 1)
 	path := filepath.Join(b.dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -324,15 +359,16 @@ func (b *bench) startActionsAuthz(ctx context.Context, o options, name, extra st
 	if err != nil {
 		return nil, err
 	}
-	p, err := localstack.StartLogged(name, exec.Command(o.authz, "serve", "--config", path,
-		"--grpc-addr", grpcAddr, "--http-addr", httpAddr), lifetime, filepath.Join(b.dir, name+".log"))
+	cmd := exec.Command(o.authz, "serve", "--config", path, "--grpc-addr", grpcAddr, "--http-addr", httpAddr)
+	cmd.Env = o.authzEnv()
+	p, err := localstack.StartLogged(name, cmd, lifetime, filepath.Join(b.dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	b.procs = append(b.procs, p)
 	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return &authzServer{grpcAddr, p}, p.WaitHTTP(wait, "http://"+httpAddr+"/readyz", http.StatusOK, nil)
+	return &authzServer{grpcAddr, forwardAuth, p}, p.WaitHTTP(wait, "http://"+httpAddr+"/readyz", http.StatusOK, nil)
 }
 
 // startBaseline runs the baseline of make bench and make load: the
@@ -343,7 +379,7 @@ func (b *bench) startBaseline(ctx context.Context, o options, name string, cache
 		return nil, err
 	}
 	cmd := exec.Command(o.baseline)
-	cmd.Env = append(os.Environ(), "ACTIONS_AUTHZ_BASELINE_ADDR="+addr, "ACTIONS_AUTHZ_BASELINE_ISSUER="+b.issuer.URL(),
+	cmd.Env = append(o.authzEnv(), "ACTIONS_AUTHZ_BASELINE_ADDR="+addr, "ACTIONS_AUTHZ_BASELINE_ISSUER="+b.issuer.URL(),
 		"ACTIONS_AUTHZ_BASELINE_AUDIENCE="+audience, "ACTIONS_AUTHZ_BASELINE_CACHE="+map[bool]string{true: "1", false: "0"}[cache])
 	p, err := b.start(name, cmd)
 	if err != nil {
@@ -351,7 +387,7 @@ func (b *bench) startBaseline(ctx context.Context, o options, name string, cache
 	}
 	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return &authzServer{addr, p}, p.WaitListening(wait, addr)
+	return &authzServer{addr: addr, proc: p}, p.WaitListening(wait, addr)
 }
 
 func (b *bench) startEnvoy(ctx context.Context, o options, name string, p envoyParams) (*localstack.Envoy, error) {
