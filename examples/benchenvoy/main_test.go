@@ -225,3 +225,30 @@ func TestUpstream(t *testing.T) {
 		t.Errorf("a request with a body: %d, want 400", resp.StatusCode)
 	}
 }
+
+func TestPerfShares(t *testing.T) {
+	report := "# comment\n" +
+		" 40.00%|wrk:worker_0   |envoy             |[.] 0x000000000607b0f3\n" +
+		" 10.00%|wrk:worker_0   |[kernel.kallsyms] |[k] tcp_sendmsg\n" +
+		" 20.00%|actions-authz-s|actions-authz     |[.] runtime.mallocgc\n" +
+		" 5.00%|actions-authz-s|actions-authz     |[.] runtime.findRunnable\n" +
+		" 15.00%|actions-authz-s|actions-authz     |[.] google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders\n" +
+		" 10.00%|actions-authz-s|actions-authz     |[.] github.com/actions-authz/actions-authz/envoy.next\n"
+	got := perfShares(report)
+	want := []perfShare{
+		{"authorizer", "Go runtime: allocation and GC", 20},
+		{"authorizer", "gRPC and HTTP/2", 15},
+		{"authorizer", "actions-authz code (decode, verify, decide, log)", 10},
+		{"authorizer", "Go runtime: scheduler, netpoll, other", 5},
+		{"envoy", "envoy (user space)", 40},
+		{"envoy", "kernel (syscalls, network, scheduling)", 10},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("perfShares = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("perfShares[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+}

@@ -261,18 +261,90 @@ func (b *bench) profile(ctx context.Context, o options, stdout io.Writer) error 
 			return fmt.Errorf("perf record: %w", err)
 		}
 		out, err := exec.CommandContext(ctx, "perf", "report", "-i", file, "--no-children", "--sort", "comm,dso,sym",
-			"--stdio", "--percent-limit", "1.5", "-g", "none").Output()
+			"--stdio", "-g", "none", "--field-separator", "|").Output()
 		if err != nil {
 			return fmt.Errorf("perf report: %w", err)
 		}
-		fmt.Fprintf(stdout, "\n== perf: %s (Envoy and the authorizer, %v of closed loop)\n", name, o.duration)
-		for line := range strings.SplitSeq(string(out), "\n") {
-			if strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "#") {
-				fmt.Fprintln(stdout, line)
-			}
+		fmt.Fprintf(stdout, "\n== perf: %s, %v of closed loop; share of the samples of Envoy and the authorizer\n", name, o.duration)
+		w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		for _, share := range perfShares(string(out)) {
+			fmt.Fprintf(w, "  %s\t%s\t%5.1f%%\n", share.process, share.what, share.percent)
 		}
+		w.Flush()
+		fmt.Fprintf(stdout, "  (profile: %s; perf report -i %s)\n", file, file)
 	}
 	return nil
+}
+
+// perfShare is the share of the samples that one kind of work took.
+type perfShare struct {
+	process, what string
+	percent       float64
+}
+
+// perfShares groups the lines of perf report --sort comm,dso,sym
+// --field-separator '|' by process and by kind of work. Envoy's binary is
+// stripped, so its user time is one block.
+func perfShares(report string) []perfShare {
+	sum := map[[2]string]float64{}
+	for line := range strings.SplitSeq(report, "\n") {
+		f := strings.Split(line, "|")
+		if len(f) != 4 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		pct, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(f[0]), "%"), 64)
+		if err != nil {
+			continue
+		}
+		comm, dso, sym := strings.TrimSpace(f[1]), strings.TrimSpace(f[2]), strings.TrimSpace(f[3])
+		process := "authorizer"
+		if strings.HasPrefix(comm, "wrk:") || strings.HasPrefix(comm, "envoy") {
+			process = "envoy"
+		}
+		sum[[2]string{process, workOf(process, dso, sym)}] += pct
+	}
+	var out []perfShare
+	for k, v := range sum {
+		out = append(out, perfShare{k[0], k[1], v})
+	}
+	slices.SortFunc(out, func(a, b perfShare) int {
+		if a.process != b.process {
+			return strings.Compare(a.process, b.process)
+		}
+		return int(b.percent*1000) - int(a.percent*1000)
+	})
+	return out
+}
+
+// workOf names the kind of work a sample was doing.
+func workOf(process, dso, sym string) string {
+	sym = strings.TrimPrefix(strings.TrimPrefix(sym, "[.] "), "[k] ")
+	switch {
+	case strings.Contains(dso, "kernel"):
+		return "kernel (syscalls, network, scheduling)"
+	case process == "envoy" && strings.HasPrefix(dso, "envoy"):
+		return "envoy (user space)"
+	case process == "envoy":
+		return "libraries (" + dso + ")"
+	case strings.HasPrefix(sym, "runtime."):
+		for _, gc := range []string{"gc", "malloc", "mark", "scan", "sweep", "memclr", "span", "heap", "wbBuf", "Barrier", "newobject", "greyobject", "findObject"} {
+			if strings.Contains(sym, gc) {
+				return "Go runtime: allocation and GC"
+			}
+		}
+		return "Go runtime: scheduler, netpoll, other"
+	case strings.HasPrefix(sym, "google.golang.org/grpc"), strings.HasPrefix(sym, "golang.org/x/net/http2"):
+		return "gRPC and HTTP/2"
+	case strings.HasPrefix(sym, "google.golang.org/protobuf"), strings.HasPrefix(sym, "github.com/envoyproxy/go-control-plane"):
+		return "protobuf (CheckResponse encoding)"
+	case strings.HasPrefix(sym, "crypto/"):
+		return "crypto (token hash, RS256)"
+	case strings.HasPrefix(sym, "github.com/actions-authz/"), strings.HasPrefix(sym, "main."):
+		return "actions-authz code (decode, verify, decide, log)"
+	case strings.HasPrefix(sym, "log/slog"), strings.HasPrefix(sym, "encoding/json"), strings.HasPrefix(sym, "github.com/prometheus"):
+		return "logs and metrics libraries"
+	}
+	return "other Go code"
 }
 
 func ms(d time.Duration) string {
