@@ -2,14 +2,12 @@ package localstack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -220,15 +218,4 @@ func FreeAddr() (string, error) {
 	}
 	defer lis.Close()
 	return lis.Addr().String(), nil
-}
-
-// errNoAdmin is returned when an Envoy configuration has no admin address.
-var errNoAdmin = errors.New("no admin address")
-
-// abs resolves path against root unless it is absolute.
-func abs(root, path string) string {
-	if filepath.IsAbs(path) {
-		return path
-	}
-	return filepath.Join(root, path)
 }
