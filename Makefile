@@ -79,7 +79,7 @@ load: build ## Load runs on 127.0.0.1: actions-authz against the baseline, then 
 BENCH_ENVOY_FLAGS ?=
 BENCH_ENVOY_PNG   ?= docs/bench-envoy.png
 
-bench-envoy: build ## Through real Envoy on 127.0.0.1: no authorization, actions-authz, jwt_authn+RBAC and the baseline, as ratios, and a PNG of latency against load (about 6 minutes)
+bench-envoy: build ## Through real Envoy on 127.0.0.1: no authorization, actions-authz, jwt_authn+RBAC and the baseline, as ratios, and a PNG of latency against load (about 8 minutes)
 	@test -n "$$ENVOY_BIN" || $(MAKE) --no-print-directory envoy
 	$(GO) test -c -o bin/baseline.test ./cmd/actions-authz
 	$(GO) build -o bin/benchenvoy ./examples/benchenvoy

@@ -234,22 +234,21 @@ func closedLoop(ctx context.Context, addr string, reqs [][]byte, concurrency int
 }
 
 // openLoop sends requests at a fixed rate for d, whatever the answers do,
-// over up to conns connections. Each latency is counted from the moment the
+// over the connections of clients (kept open for the next run, so that a
+// run at a low rate does not count their set-up). Each latency is counted from the moment the
 // request was due, not from when a connection was free to send it, so a
 // server that falls behind is charged for the wait (no coordinated
 // omission). Requests still waiting 5s after d are abandoned as errors.
-func openLoop(ctx context.Context, addr string, reqs [][]byte, rate float64, d time.Duration, conns int) *loadResult {
+func openLoop(ctx context.Context, clients []*client, reqs [][]byte, rate float64, d time.Duration) *loadResult {
 	n := int(rate * d.Seconds())
 	due := make(chan time.Time, n)
 	hard := time.Now().Add(d + 5*time.Second)
-	workers := make([]loadResult, conns)
+	workers := make([]loadResult, len(clients))
 	var next atomic.Uint64
 	var wg sync.WaitGroup
 	for w := range workers {
-		res := &workers[w]
+		res, c := &workers[w], clients[w]
 		wg.Go(func() {
-			c := &client{addr: addr}
-			defer c.close()
 			for t := range due {
 				if time.Now().After(hard) || ctx.Err() != nil {
 					res.record(0, errors.New("abandoned: the run's time was up"), 0)

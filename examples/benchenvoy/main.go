@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.tokens, "tokens", 2000, "distinct tokens of the new-token configurations")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "closed-loop warm-up before each measurement")
 	fs.DurationVar(&o.duration, "duration", 8*time.Second, "closed-loop measurement of each configuration in each round")
-	rates := fs.String("rates", "0.1,0.25,0.4,0.5,0.6,0.75,0.9", "open-loop rates, as fractions of (a)'s closed-loop rate; empty: none")
+	rates := fs.String("rates", "0.05,0.1,0.2,0.3,0.4,0.5,0.6,0.75", "open-loop rates, as fractions of (a)'s closed-loop rate; empty: none")
 	fs.DurationVar(&o.rateDuration, "rate-duration", 4*time.Second, "open-loop run at each rate")
 	fs.StringVar(&o.png, "png", "", "write the plot of latency against offered load here")
 	fs.StringVar(&o.perf, "perf", "", "after the rounds, profile Envoy and the authorizer with perf under (b) and (c), into this directory")
