@@ -235,10 +235,10 @@ func closedLoop(ctx context.Context, addr string, reqs [][]byte, concurrency int
 
 // openLoop sends requests at a fixed rate for d, whatever the answers do,
 // over the connections of clients (kept open for the next run, so that a
-// run at a low rate does not count their set-up). Each latency is counted from the moment the
-// request was due, not from when a connection was free to send it, so a
-// server that falls behind is charged for the wait (no coordinated
-// omission). Requests still waiting 5s after d are abandoned as errors.
+// run at a low rate does not count their set-up). Each latency is counted
+// from the moment the request was released, not from when a connection was
+// free to send it, so a server that falls behind is charged for the wait
+// (no coordinated omission). Requests still waiting 5s after d are abandoned as errors.
 func openLoop(ctx context.Context, clients []*client, reqs [][]byte, rate float64, d time.Duration) *loadResult {
 	n := int(rate * d.Seconds())
 	due := make(chan time.Time, n)
@@ -266,7 +266,11 @@ func openLoop(ctx context.Context, clients []*client, reqs [][]byte, rate float6
 		if wait := time.Until(t); wait > 0 {
 			sleep(ctx, wait)
 		}
-		due <- t
+		// Counted from now, not from t: Go's timers wake up to a
+		// millisecond late when the process is otherwise idle, which would
+		// be charged to Envoy at low rates. A wait for a free connection
+		// still counts.
+		due <- time.Now()
 	}
 	close(due)
 	wg.Wait()
