@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// The plot of latency against offered load: p99 on a log scale, one line
-// per configuration, drawn with the standard library only (a 5x7 bitmap
+// The plot of latency against offered load: p99 (solid) and p50 (dashed)
+// on a log scale, one colour per configuration, drawn with the standard library only (a 5x7 bitmap
 // font, upper case) so that make bench-envoy needs nothing more.
 
 const (
@@ -29,7 +29,7 @@ var (
 	palette = []color.RGBA{{90, 90, 90, 255}, {214, 39, 40, 255}, {31, 119, 180, 255}, {44, 160, 44, 255}}
 )
 
-// writePlot draws p99 latency against offered load for each configuration
+// writePlot draws p99 and p50 latency against offered load for each configuration
 // in names (in that order, with palette's colours), with a dashed line at
 // half of saturation, and writes it as a PNG.
 func writePlot(path string, names []string, points map[string][]point, saturation float64) error {
@@ -69,7 +69,7 @@ func writePlot(path string, names []string, points map[string][]point, saturatio
 		line(img, x, y0, x, y1, black, 1, true)
 		text(img, x+4, y1+4, "HALF OF (A)", black)
 	}
-	text(img, x0, 16, "MAKE BENCH-ENVOY: P99 LATENCY (MS, LOG) AGAINST OFFERED LOAD", black)
+	text(img, x0-60, 16, "LATENCY AGAINST OFFERED LOAD: P99 SOLID, P50 DASHED (MS, LOG)", black)
 	label := "OFFERED LOAD (REQ/S, OPEN LOOP)"
 	text(img, (x0+x1-textWidth(label))/2, plotH-24, label, black)
 
@@ -77,11 +77,13 @@ func writePlot(path string, names []string, points map[string][]point, saturatio
 	for i, name := range names {
 		c := palette[i%len(palette)]
 		ps := points[name]
+		msOf := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 		for j := range ps {
-			x, y := px(ps[j].offered), py(float64(ps[j].p99)/float64(time.Millisecond))
+			x, y := px(ps[j].offered), py(msOf(ps[j].p99))
 			fill(img, image.Rect(x-3, y-3, x+4, y+4), c)
 			if j > 0 {
-				line(img, px(ps[j-1].offered), py(float64(ps[j-1].p99)/float64(time.Millisecond)), x, y, c, 2, false)
+				line(img, px(ps[j-1].offered), py(msOf(ps[j-1].p99)), x, y, c, 2, false)
+				line(img, px(ps[j-1].offered), py(msOf(ps[j-1].p50)), x, py(msOf(ps[j].p50)), c, 1, true)
 			}
 		}
 		ly := y1 + 30 + i*9*scale
