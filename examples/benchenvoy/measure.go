@@ -251,7 +251,8 @@ func (b *bench) targets(stdout io.Writer, points map[string][]point) {
 }
 
 // profile records Envoy and the authorizer with perf during a closed-loop
-// run of (b) and of (c), and prints where their CPU time goes.
+// run of (b) and (c) with one token and of (b) and (d) with new tokens, and
+// prints where their CPU time goes.
 func (b *bench) profile(ctx context.Context, o options, stdout io.Writer) error {
 	if _, err := exec.LookPath("perf"); err != nil {
 		return fmt.Errorf("--perf: %w", err)
@@ -259,7 +260,7 @@ func (b *bench) profile(ctx context.Context, o options, stdout io.Writer) error 
 	if err := os.MkdirAll(o.perf, 0o755); err != nil {
 		return err
 	}
-	for _, name := range []string{configAuthz, configJWT} {
+	for _, name := range []string{configAuthz, configJWT, configAuthzNew, configBaseNew} {
 		c := b.byName(name)
 		if c == nil {
 			continue
@@ -268,7 +269,7 @@ func (b *bench) profile(ctx context.Context, o options, stdout io.Writer) error 
 		if c.authz != nil {
 			pids += "," + strconv.Itoa(c.authz.PID())
 		}
-		file := filepath.Join(o.perf, strings.Fields(name)[0]+".perf.data")
+		file := filepath.Join(o.perf, strings.NewReplacer(" ", "-", ",", "", "+", "-", "'", "").Replace(name)+".perf.data")
 		rec := exec.CommandContext(ctx, "perf", "record", "-F", "999", "-g", "-o", file, "-p", pids, "--", "sleep", strconv.Itoa(int(o.duration.Seconds())))
 		rec.Stderr = io.Discard
 		if err := rec.Start(); err != nil {
