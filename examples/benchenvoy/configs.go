@@ -21,7 +21,7 @@ const (
 	configBaseNew   = "d baseline, new tokens"
 )
 
-// Owner is the repository_owner_id that every configuration allows: the
+// owner is the repository_owner_id that every configuration allows: the
 // development issuer's default (octo-org), and the one rule of
 // examples/dev/config.yaml's default policy.
 const owner = "123456"

@@ -1,7 +1,7 @@
 // Command benchenvoy measures what authorization costs through real Envoy
 // (make bench-envoy): Envoy 1.40 on 127.0.0.1 in front of a tiny upstream,
-// under HTTP load from this process, in four configurations that take
-// turns in each round:
+// under HTTP load from this process, in configurations that take turns in
+// each round:
 //
 //	(a) Envoy alone, no authorization;
 //	(b) Envoy + ext_authz -> actions-authz (the release binary, serve with
@@ -10,7 +10,16 @@
 //	(c) Envoy's own jwt_authn (issuer, audience, signature, the claims as
 //	    headers) + RBAC on repository_owner_id, the closest equivalent
 //	    check, with the same tokens;
-//	(d) Envoy + ext_authz -> the minimal baseline server of make bench.
+//	(d) Envoy + ext_authz -> the minimal baseline server of make bench;
+//	(b') actions-authz again, over ext_authz's http_service.
+//
+// Each configuration has its own Envoy (--concurrency 1, as localstack runs
+// it: one worker thread, so that Envoy, the authorizer, the upstream and
+// this load generator share two cores predictably; nothing is pinned). The
+// driver lives here, beside examples/localstack (make stack), rather than in
+// the product binary: it reuses envoy/localstack to run Envoy and the
+// processes, and the baseline from the cmd/actions-authz test binary, as
+// make load does.
 //
 // It reports requests/s, p50 and p99 from a closed loop at a fixed
 // concurrency, the CPU time per request of Envoy and of the authorizer
@@ -18,7 +27,8 @@
 // from an open loop at fractions of (a)'s saturation rate, drawn as a PNG.
 //
 //	make bench-envoy
-//	bin/benchenvoy --envoy .cache/envoy-1.40.0/bin/envoy --rounds 3 --png docs/bench-envoy.png
+//	bin/benchenvoy --rounds 1 --duration 3s --rates 0.1,0.3 --only 'c jwt'
+//	bin/benchenvoy --actions-authz bin/actions-authz-syms --rates '' --perf .cache/perf
 //
 // It is a benchmark, never a test: it checks only that each configuration
 // allows the right token and refuses another owner's before it measures.
