@@ -42,7 +42,7 @@ FUZZTIME     ?= 30s
 ENVOY_VERSION := $(shell cat envoy/ENVOY_VERSION)
 ENVOY_VENV    := .cache/envoy-$(ENVOY_VERSION)
 
-.PHONY: all build run test test-resilience bench load lint vuln fuzz fmt up down stack envoy release-snapshot release-check clean
+.PHONY: all build run test test-resilience bench bench-envoy load lint vuln fuzz fmt up down stack envoy release-snapshot release-check clean
 
 all: build
 
@@ -101,6 +101,17 @@ bench: ## Benchmarks: Decide, Verify, reading a CheckRequest and its repeated he
 load: build ## Load runs on 127.0.0.1: actions-authz against the baseline, then memory through 200,000 tokens (about 10 minutes)
 	$(GO) test -c -o bin/baseline.test ./cmd/actions-authz
 	bash examples/dev/load.sh
+
+# make bench-envoy BENCH_ENVOY_FLAGS='--rounds 1 --duration 3s' for a short run;
+# bin/benchenvoy --help lists the flags.
+BENCH_ENVOY_FLAGS ?=
+BENCH_ENVOY_PNG   ?= docs/bench-envoy.png
+
+bench-envoy: build ## Through real Envoy on 127.0.0.1: no authorization, actions-authz, jwt_authn+RBAC and the baseline, as ratios, and a PNG of latency against load (about 8 minutes)
+	@test -n "$$ENVOY_BIN" || $(MAKE) --no-print-directory envoy
+	$(GO) test -c -o bin/baseline.test ./cmd/actions-authz
+	$(GO) build -o bin/benchenvoy ./examples/benchenvoy
+	bin/benchenvoy --png $(BENCH_ENVOY_PNG) $(BENCH_ENVOY_FLAGS)
 
 lint: ## Static checks: gofmt, go vet, staticcheck, actionlint on the GitHub workflows
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }

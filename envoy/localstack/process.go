@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -19,7 +20,7 @@ import (
 type Process struct {
 	Name string
 	cmd  *exec.Cmd
-	out  *buffer
+	out  output
 	done chan struct{} // closed when the process has exited
 	err  error         // Wait's result, set before done is closed
 	stop sync.Once
@@ -28,12 +29,31 @@ type Process struct {
 // Start runs cmd as name for at most lifetime. Its standard output and error
 // are kept (see Output) and, when echo is not nil, copied there too.
 func Start(name string, cmd *exec.Cmd, lifetime time.Duration, echo io.Writer) (*Process, error) {
-	p := &Process{Name: name, cmd: cmd, out: &buffer{}, done: make(chan struct{})}
-	var w io.Writer = p.out
+	out := &buffer{}
+	var w io.Writer = out
 	if echo != nil {
-		w = io.MultiWriter(p.out, echo)
+		w = io.MultiWriter(out, echo)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
+	return start(name, cmd, lifetime, out)
+}
+
+// StartLogged is Start with the process's output appended to the file at
+// path, straight from the child: this process copies nothing. Use it for a
+// process that writes a lot under load (decision logs), whose copy would
+// cost this process CPU; Output and Tail read the end of the file.
+func StartLogged(name string, cmd *exec.Cmd, lifetime time.Duration, path string) (*Process, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close() // the child has its own copy
+	cmd.Stdout, cmd.Stderr = f, f
+	return start(name, cmd, lifetime, fileOutput(path))
+}
+
+func start(name string, cmd *exec.Cmd, lifetime time.Duration, out output) (*Process, error) {
+	p := &Process{Name: name, cmd: cmd, out: out, done: make(chan struct{})}
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -132,6 +152,38 @@ func (p *Process) WaitListening(ctx context.Context, addr string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// output is where a Process's output goes and is read back from.
+type output interface {
+	io.Writer
+	String() string
+}
+
+// fileOutput is output kept in a file: Write appends a line of ours, String
+// returns the file's last 4 MiB.
+type fileOutput string
+
+func (f fileOutput) Write(p []byte) (int, error) {
+	file, err := os.OpenFile(string(f), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer file.Close()
+	return file.Write(p)
+}
+
+func (f fileOutput) String() string {
+	file, err := os.Open(string(f))
+	if err != nil {
+		return err.Error()
+	}
+	defer file.Close()
+	if st, err := file.Stat(); err == nil && st.Size() > bufferMax {
+		file.Seek(st.Size()-bufferMax, io.SeekStart)
+	}
+	b, _ := io.ReadAll(file)
+	return string(b)
 }
 
 // buffer is a goroutine-safe output buffer, bounded to its last 4 MiB.
