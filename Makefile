@@ -99,6 +99,7 @@ bench: ## Benchmarks: Decide, Verify, reading a CheckRequest and its repeated he
 	@$(BENCHSTAT) -filter '.name:CheckGRPC' -col /server $(BENCH_OUT)
 
 load: build ## Load runs on 127.0.0.1: actions-authz against the baseline, then memory through 200,000 tokens (about 10 minutes)
+	$(GO) build -o bin/loadtest ./cmd/loadtest
 	$(GO) test -c -o bin/baseline.test ./cmd/actions-authz
 	bash examples/dev/load.sh
 

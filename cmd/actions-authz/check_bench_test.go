@@ -49,6 +49,7 @@ import (
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
+	"github.com/actions-authz/actions-authz/cmd/internal/loadclient"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/metrics"
 )
@@ -101,7 +102,7 @@ var benchSetup = sync.OnceValues(func() (*benchFixture, error) {
 					errs[w] = err
 					return
 				}
-				f.reqs[i] = envoyCheckRequest(tok, "GET", "private.example.test", "/api/status", "", i)
+				f.reqs[i] = loadclient.EnvoyRequest(tok, "GET", "private.example.test", "/api/status", "", i)
 			}
 		})
 	}
@@ -235,14 +236,14 @@ func benchGRPC(b *testing.B, srv authv3.AuthorizationServer, reqs []*authv3.Chec
 	authv3.RegisterAuthorizationServer(gs, srv)
 	go gs.Serve(lis)
 	b.Cleanup(gs.Stop)
-	clients := make([]checkFunc, 2)
+	clients := make([]loadclient.Func, 2)
 	for i := range clients {
 		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { conn.Close() })
-		clients[i] = statusOnly(conn)
+		clients[i] = loadclient.StatusOnly(conn)
 	}
 	ctx := context.Background()
 	// One pass over the tokens: connections up, caches warm.

@@ -11,7 +11,6 @@
 //	                      [--policy NAME] [--method M] [--host H] [--path P]
 //	                      [--at RFC3339] [--jwks-file F]
 //	actions-authz healthcheck (--addr HOST:PORT | --grpc-addr HOST:PORT [--tls-ca F [--tls-cert F --tls-key F]])
-//	actions-authz loadtest [--addr A] [--mint-url URL] [--tokens N] [--concurrency N] [--duration D] [--pid PID]
 //	actions-authz version
 package main
 

@@ -26,7 +26,6 @@ Usage:
                         [--at RFC3339] [--jwks-file F]
   actions-authz test    --config FILE [--jwks-file F] TESTS...
   actions-authz healthcheck (--addr HOST:PORT | --grpc-addr HOST:PORT [--tls-ca F [--tls-cert F --tls-key F]])
-  actions-authz loadtest [--addr A] [--mint-url URL] [--tokens N] [--concurrency N] [--duration D] [--pid PID]
   actions-authz version
 
 Run "actions-authz COMMAND --help" for a command's flags.
@@ -50,8 +49,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return policyTest(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, stdout, stderr)
-	case "loadtest":
-		return loadtest(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionLine())
 		return nil

@@ -24,6 +24,7 @@ MEM_TOKENS=${MEM_TOKENS:-200000}
 MEM_DURATION=${MEM_DURATION:-90s}
 PORT=${PORT:-9300} # uses PORT to PORT+9
 bin=bin/actions-authz
+loadtest=bin/loadtest
 baseline=bin/baseline.test
 work=$(mktemp -d)
 issuer=http://127.0.0.1:$((PORT + 2))
@@ -72,7 +73,7 @@ load() { # load NAME PORT ARGS...
 	local name=$1 port=$2 pid_var="pid_$1"
 	shift 2
 	echo "== $name"
-	"$bin" loadtest --addr "127.0.0.1:$port" --mint-url "$issuer/token?lifetime=3600" \
+	"$loadtest" --addr "127.0.0.1:$port" --mint-url "$issuer/token?lifetime=3600" \
 		--concurrency "$CONCURRENCY" --warmup "$WARMUP" --pid "${!pid_var}" "$@" | grep -v '^read '
 }
 
@@ -83,7 +84,7 @@ baseline baseline_uncached $((PORT + 5)) 0
 baseline baseline_cached $((PORT + 6)) 1
 
 tokens="$work/tokens"
-"$bin" loadtest --addr "127.0.0.1:$PORT" --mint-url "$issuer/token?lifetime=3600" --tokens "$TOKENS" \
+"$loadtest" --addr "127.0.0.1:$PORT" --mint-url "$issuer/token?lifetime=3600" --tokens "$TOKENS" \
 	--tokens-file "$tokens" --duration 1s >/dev/null
 echo "$TOKENS distinct tokens, $CONCURRENCY Checks in flight, $WARMUP warm-up, then $DURATION"
 for round in $(seq "$ROUNDS"); do

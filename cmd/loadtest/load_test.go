@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,10 +16,7 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/mem"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
@@ -29,7 +25,8 @@ import (
 )
 
 // loadTarget is a development issuer and an actions-authz Check server
-// with the configuration of "make run", both on loopback.
+// with the configuration of "make run", both on loopback. The server
+// observes nothing: the load generator is under test, not the product path.
 func loadTarget(t *testing.T) (grpcAddr, mintURL string) {
 	t.Helper()
 	var handler atomic.Pointer[http.Handler]
@@ -66,7 +63,6 @@ func loadTarget(t *testing.T) (grpcAddr, mintURL string) {
 	gs := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(gs, envoy.NewServer(envoy.Options{
 		Authorizer: authz.NewAuthorizer(v, cfg.Engine()),
-		Observe:    productObserve(t, io.Discard, cfg),
 	}))
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
@@ -99,11 +95,13 @@ func TestLoadtest(t *testing.T) {
 		{"tokens read back, not minted", []string{"--tokens", "3", "--tokens-file", saved, "--mint-url", "http://127.0.0.1:1/token"}, "allow", 0},
 		{"no tokens", []string{"--tokens", "0"}, "", 2},
 		{"bad duration", []string{"--duration", "0s"}, "", 2},
+		{"unknown flag", []string{"--nosuch"}, "", 2},
+		{"unexpected argument", []string{"extra"}, "", 2},
 		{"issuer not running", []string{"--mint-url", "http://127.0.0.1:1/token"}, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"loadtest", "--addr", addr, "--mint-url", mintURL,
+			args := append([]string{"--addr", addr, "--mint-url", mintURL,
 				"--concurrency", "4", "--duration", "300ms"}, tt.args...)
 			var stdout, stderr bytes.Buffer
 			err := run(t.Context(), args, &stdout, &stderr)
@@ -181,41 +179,5 @@ func TestPercentile(t *testing.T) {
 		if got := percentile(tt.sorted, tt.q); got != tt.want {
 			t.Errorf("percentile(%v, %v) = %v, want %v", tt.sorted, tt.q, got, tt.want)
 		}
-	}
-}
-
-// TestStatusCodec checks that reading only the status of a response gives
-// the code a full decode gives.
-func TestStatusCodec(t *testing.T) {
-	tests := []struct {
-		name string
-		resp *authv3.CheckResponse
-	}{
-		{"allow", envoy.Response(&authz.Decision{Outcome: authz.Allow, Reason: authz.ReasonAllowed, Policy: "p",
-			Set: []authz.Header{{Name: "x-github-repository", Value: "octo-org/octo-repo"}}, Remove: []string{"authorization"}})},
-		{"deny", envoy.Response(&authz.Decision{Outcome: authz.Deny, Reason: authz.ReasonNoRuleMatched, Policy: "p", Rule: -1, Description: "no rule"})},
-		{"unauthenticated", envoy.Response(&authz.Decision{Outcome: authz.Unauthenticated, Reason: authz.ReasonInvalidToken, Rule: -1})},
-		{"unavailable", envoy.Response(&authz.Decision{Outcome: authz.Unavailable, Reason: authz.ReasonKeysUnavailable, Rule: -1})},
-		{"status with a message only", &authv3.CheckResponse{Status: &rpcstatus.Status{Message: "x"}}},
-		{"no status", &authv3.CheckResponse{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			data, err := proto.Marshal(tt.resp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got checkStatus
-			if err := (statusCodec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(data)}, &got); err != nil {
-				t.Fatal(err)
-			}
-			if want := tt.resp.GetStatus().GetCode(); int32(got) != want {
-				t.Errorf("status %d, want %d", got, want)
-			}
-		})
-	}
-	var st checkStatus
-	if err := (statusCodec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0x0a, 0x05, 0x08})}, &st); err == nil {
-		t.Error("a truncated response decoded without error")
 	}
 }
