@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/envoy/localstack"
 )
 
@@ -210,5 +213,42 @@ func eventually(t *testing.T, within time.Duration, what string, check func() er
 			t.Fatalf("%s: not after %v: %v", what, within, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkAllowed sends token to base+"/hello" with client-sent identity
+// headers, and checks what the upstream received: every configured identity
+// header with the token's claim, none of the client's (in three spellings,
+// one of them twice, and one we do not set), and no Authorization.
+func checkAllowed(t *testing.T, base, token string, tokenClaims map[string]any, cfg *authz.Config) {
+	t.Helper()
+	spoof := http.Header{
+		"x-github-repository": {"evil-org/evil"},
+		"X-GITHUB-REPOSITORY": {"evil-org/evil2", "evil-org/evil3"},
+		"X-Github-Repository": {"evil-org/evil4"},
+		"X-Github-Made-Up":    {"evil"},
+	}
+	r := send(t, "GET", base+"/hello", token, spoof)
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d, want 200: %s", r.status, r.body)
+	}
+	e := decodeEcho(t, r)
+	want := map[string]string{}
+	for _, name := range cfg.Upstream.Claims {
+		if v, ok := tokenClaims[name]; ok {
+			want[cfg.Upstream.HeaderPrefix+strings.ReplaceAll(name, "_", "-")] = fmt.Sprint(v)
+		}
+	}
+	if len(want) < 10 {
+		t.Fatalf("the development token has only %d of the configured claims: %v", len(want), want)
+	}
+	if diff := cmp.Diff(want, e.Identity); diff != "" {
+		t.Errorf("identity headers at the upstream (-want +got):\n%s", diff)
+	}
+	if e.Authorization != "absent" {
+		t.Errorf("Authorization reached the upstream: %q", e.Authorization)
+	}
+	if e.Path != "/hello" || e.Method != "GET" {
+		t.Errorf("upstream saw %s %s, want GET /hello", e.Method, e.Path)
 	}
 }
