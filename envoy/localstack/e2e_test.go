@@ -63,23 +63,7 @@ func TestComposeStack(t *testing.T) {
 			`{"error":"access_denied","error_description":"policy \"deploy\": no rule matched","policy":"deploy"}`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := upstreamRequests(t, s)
-			r := send(t, c.method, base+c.path, c.token, nil)
-			if r.status != c.want.status {
-				t.Errorf("status %d, want %d", r.status, c.want.status)
-			}
-			if got := r.header.Get("WWW-Authenticate"); got != c.want.wwwAuthenticate {
-				t.Errorf("WWW-Authenticate %q, want %q", got, c.want.wwwAuthenticate)
-			}
-			if got := r.header.Get("Content-Type"); got != "application/json" {
-				t.Errorf("Content-Type %q, want application/json", got)
-			}
-			if r.body != c.want.body {
-				t.Errorf("body %s, want %s", r.body, c.want.body)
-			}
-			if after := upstreamRequests(t, s); after != before {
-				t.Errorf("a denied request reached the private service (%d requests, then %d)", before, after)
-			}
+			checkRefused(t, s, c.method, base+c.path, c.token, c.want)
 			docsShow(t, c.want)
 		})
 	}

@@ -37,8 +37,12 @@ func requireEnvoy(t *testing.T) string {
 
 // binaries builds actions-authz (with the race detector and the tags make
 // build uses) and the private service, once per test binary.
-var binaries = sync.OnceValues(func() ([2]string, error) {
-	dir, err := os.MkdirTemp("", "localstack-bin")
+var binaries = sync.OnceValues(func() ([2]string, error) { return buildBinaries("localstack-bin", "-race") })
+
+// buildBinaries builds actions-authz, with the tags make build uses, and
+// the private service into a new temporary directory named after prefix.
+func buildBinaries(prefix string, flags ...string) ([2]string, error) {
+	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return [2]string{}, err
 	}
@@ -47,14 +51,15 @@ var binaries = sync.OnceValues(func() ([2]string, error) {
 		{authz, "./cmd/actions-authz"},
 		{upstream, "./examples/private-service"},
 	} {
-		cmd := exec.Command("go", "build", "-race", "-tags", "vtprotobuf", "-o", b.out, b.pkg)
+		args := append(append([]string{"build"}, flags...), "-tags", "vtprotobuf", "-o", b.out, b.pkg)
+		cmd := exec.Command("go", args...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return [2]string{}, fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
 		}
 	}
 	return [2]string{authz, upstream}, nil
-})
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -250,5 +255,29 @@ func checkAllowed(t *testing.T, base, token string, tokenClaims map[string]any, 
 	}
 	if e.Path != "/hello" || e.Method != "GET" {
 		t.Errorf("upstream saw %s %s, want GET /hello", e.Method, e.Path)
+	}
+}
+
+// checkRefused sends one request that must be refused, and checks the
+// status, WWW-Authenticate and JSON body the client got, and that nothing
+// reached the private service.
+func checkRefused(t *testing.T, s *localstack.Stack, method, url, token string, want documented) {
+	t.Helper()
+	before := upstreamRequests(t, s)
+	r := send(t, method, url, token, nil)
+	if r.status != want.status {
+		t.Errorf("status %d, want %d", r.status, want.status)
+	}
+	if got := r.header.Get("WWW-Authenticate"); got != want.wwwAuthenticate {
+		t.Errorf("WWW-Authenticate %q, want %q", got, want.wwwAuthenticate)
+	}
+	if got := r.header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", got)
+	}
+	if r.body != want.body {
+		t.Errorf("body %s, want %s", r.body, want.body)
+	}
+	if after := upstreamRequests(t, s); after != before {
+		t.Errorf("a denied request reached the private service (%d requests, then %d)", before, after)
 	}
 }

@@ -46,24 +46,7 @@ const audience = "https://private.example.test"
 // 2-core machine would make Envoy's 0.5s ext_authz timeout, not the
 // behaviour under test, decide the outcome. The other tests in this
 // directory run the race build.
-var plainBinaries = sync.OnceValues(func() ([2]string, error) {
-	dir, err := os.MkdirTemp("", "localstack-plain")
-	if err != nil {
-		return [2]string{}, err
-	}
-	authz, upstream := filepath.Join(dir, "actions-authz"), filepath.Join(dir, "private-service")
-	for _, b := range []struct{ out, pkg string }{
-		{authz, "./cmd/actions-authz"},
-		{upstream, "./examples/private-service"},
-	} {
-		cmd := exec.Command("go", "build", "-tags", "vtprotobuf", "-o", b.out, b.pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return [2]string{}, fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
-		}
-	}
-	return [2]string{authz, upstream}, nil
-})
+var plainBinaries = sync.OnceValues(func() ([2]string, error) { return buildBinaries("localstack-plain") })
 
 // testIssuer serves a development issuer's discovery and JWKS on
 // 127.0.0.1, and can be taken down (every request answered 503) and
