@@ -1,0 +1,238 @@
+package authz
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/actions-authz/actions-authz/authz/internal/urlpath"
+	"github.com/actions-authz/actions-authz/claims"
+	"go.yaml.in/yaml/v3"
+)
+
+func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
+	if len(cfg.Policies) == 0 {
+		if !c.complete(c.root) {
+			return
+		}
+		c.fail(lineOf(n, 0), "policies", "no policies: every request would be denied")
+		return
+	}
+	e.byName = make(map[string]*policy, len(cfg.Policies))
+	for i := range cfg.Policies {
+		pc := &cfg.Policies[i]
+		pn := item(n, i)
+		place := policyPlace(i, pc.Name)
+		p := c.policy(i, pc, pn, place, cfg.Audiences)
+		e.policies = append(e.policies, p)
+		if pc.Name == "" {
+			continue
+		}
+		if first, dup := e.byName[pc.Name]; dup {
+			c.fail(lineOf(child(pn, "name"), lineOf(pn, 0)), place+": name",
+				"duplicate policy name "+strconv.Quote(pc.Name)+" (also policies"+index(first.index)+")")
+			continue
+		}
+		e.byName[pc.Name] = p
+		if p.match != nil {
+			e.routed = append(e.routed, p)
+		}
+	}
+	c.fallThrough(e.routed, n)
+}
+
+func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, global []string) *policy {
+	line := lineOf(n, 0)
+	p := &policy{
+		index:     i,
+		name:      pc.Name,
+		audiences: global,
+		noRule:    "policy " + strconv.Quote(pc.Name) + ": no rule matched",
+		dryRunMsg: "policy " + strconv.Quote(pc.Name) + ": no rule matched (allowed: dry_run)",
+	}
+	if pc.Name == "" && c.complete(n) {
+		c.fail(line, place+": name", "empty policy name: every policy needs one")
+	}
+	if pc.Match != nil {
+		p.match = c.route(pc.Match, child(n, "match"), place+": match")
+	}
+	if pc.Audiences != nil {
+		c.audiences(pc.Audiences, child(n, "audiences"), place+": audiences")
+		if len(pc.Audiences) > 0 {
+			p.audiences = pc.Audiences
+		}
+	}
+	switch pc.Mode {
+	case "":
+	case "dry_run":
+		p.dryRun = true
+		c.warn(lineOf(child(n, "mode"), line), place+": mode", "dry_run: requests that no rule allows are allowed anyway, and only logged")
+	default:
+		c.fail(lineOf(child(n, "mode"), line), place+": mode", "invalid mode "+strconv.Quote(pc.Mode)+`: want dry_run, or no mode to enforce`)
+	}
+	if pc.AllowAnyRepository {
+		c.warn(lineOf(child(n, "allow_any_repository"), line), place,
+			"allow_any_repository: true: its rules need not pin the repository owner, so a workflow in any repository on GitHub may be allowed")
+	}
+	allow := child(n, "allow")
+	if len(pc.Allow) == 0 && c.complete(n) {
+		c.fail(lineOf(allow, line), place+": allow", "empty allow: the policy would deny every request")
+	}
+	for j := range pc.Allow {
+		rn := item(allow, j)
+		if c.patched[rn] {
+			p.rules = append(p.rules, rule{})
+			continue
+		}
+		p.rules = append(p.rules, c.rule(&pc.Allow[j], lineOf(rn, line), at(place, "allow"+index(j)), pc.AllowAnyRepository))
+	}
+	// Shadow rules are compiled and checked exactly as allow rules: a team
+	// trying a stricter list must write a list it could enforce.
+	shadow := child(n, "shadow")
+	if pc.Shadow != nil && len(pc.Shadow) == 0 {
+		c.fail(lineOf(shadow, line), place+": shadow", "empty shadow: remove the key, or list the rules to evaluate beside allow")
+	}
+	for j := range pc.Shadow {
+		p.shadow = append(p.shadow, c.rule(&pc.Shadow[j], lineOf(item(shadow, j), line), at(place, "shadow"+index(j)), pc.AllowAnyRepository))
+	}
+	return p
+}
+
+// rule compiles one allow or shadow rule and checks that it pins the owner.
+func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bool) rule {
+	if len(rc.Conditions) == 0 {
+		c.fail(line, place, "empty rule: list at least one claim condition")
+		return rule{}
+	}
+	var r rule
+	pinned, pinnedByID, broken := false, false, false
+	properties := false // a condition names a claim without a field: a repo_property_* one, or unknown
+	var unknown []string
+	for _, cc := range rc.Conditions {
+		cline := cc.Line
+		if cline == 0 {
+			cline = line
+		}
+		f, ok := claims.LookupField(cc.Claim)
+		if !ok {
+			if msg := c.otherClaim(cc.Claim); msg != "" {
+				c.fail(cline, at(place, cc.Claim), msg)
+				broken = true
+				continue
+			}
+			if !strings.HasPrefix(cc.Claim, claims.PropertyPrefix) {
+				unknown = append(unknown, strconv.Quote(cc.Claim))
+				c.warn(cline, at(place, cc.Claim), "unknown claim "+strconv.Quote(cc.Claim)+
+					": not one GitHub documents, so a misspelt name makes a rule that never matches (known: "+
+					strings.Join(claims.Names(), ", ")+", repo_property_<name>)")
+			}
+			properties = true
+		}
+		m, pins, err := compileValue(cc.Value, rulesOf(f))
+		if err != nil {
+			for _, p := range problems(at(place, cc.Claim), err) {
+				p.line = cline
+				c.problems = append(c.problems, p)
+			}
+			broken = true
+			continue
+		}
+		r.conds = append(r.conds, condition{field: f, name: cc.Claim, m: m, text: cc.Value.String()})
+		if pins {
+			pinned = true
+			pinnedByID = pinnedByID || f != claims.FieldRepository && f != claims.FieldRepositoryOwner
+		}
+	}
+	switch {
+	case anyRepository, broken: // a broken condition may be the one that pins
+	case !pinned:
+		why := ""
+		if properties {
+			why = "; repo_property_* and other claims do not pin it, since whoever owns a repository sets its " +
+				"custom properties and any organisation can give its own repositories the same values"
+		}
+		if len(unknown) > 0 {
+			why += "; is the unknown claim " + strings.Join(unknown, ", ") + " misspelt?"
+		}
+		c.fail(line, place, "does not pin the repository owner: constrain repository_owner_id, repository_id, "+
+			"repository_owner, repository or enterprise_id with a value that cannot match every owner "+
+			"(GitHub signs tokens for every repository with the same keys), or set allow_any_repository: true on the policy"+why)
+	case !pinnedByID:
+		c.warn(line, place, "pins the owner by name only; names can be deleted and re-registered, prefer repository_owner_id or repository_id")
+	}
+	return r
+}
+
+// route compiles a match section.
+func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route {
+	line := lineOf(n, 0)
+	if len(m.Hosts) == 0 && len(m.PathPrefixes) == 0 && len(m.Methods) == 0 {
+		if !c.complete(n) {
+			return nil
+		}
+		c.fail(line, place, "empty match: list hosts, path_prefixes or methods, or remove match to select the policy only by name")
+		return nil
+	}
+	rt := &route{}
+	hosts := child(n, "hosts")
+	for i, h := range m.Hosts {
+		hp, err := parseHost(h)
+		if err != "" {
+			c.fail(lineOf(item(hosts, i), line), place+": hosts"+index(i), err)
+			continue
+		}
+		rt.hosts = append(rt.hosts, hp)
+	}
+	paths := child(n, "path_prefixes")
+	for i, p := range m.PathPrefixes {
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
+			c.fail(lineOf(item(paths, i), line), place+": path_prefixes"+index(i),
+				"invalid path prefix "+strconv.Quote(p)+": want a path starting with / and without query")
+			continue
+		}
+		// Request paths are compared in normal form, so a prefix in
+		// another form would never match, or match what it does not say.
+		switch norm, err := urlpath.Normalize(p); {
+		case err != nil:
+			c.fail(lineOf(item(paths, i), line), place+": path_prefixes"+index(i),
+				"invalid path prefix "+strconv.Quote(p)+": "+strings.TrimPrefix(err.Error(), "the request path ")+
+					", which requests are refused for")
+			continue
+		case norm != p:
+			c.fail(lineOf(item(paths, i), line), place+": path_prefixes"+index(i),
+				"path prefix "+strconv.Quote(p)+" is not in normal form: request paths are compared as "+strconv.Quote(norm)+", write that")
+			continue
+		}
+		rt.paths = append(rt.paths, p)
+	}
+	methods := child(n, "methods")
+	for i, meth := range m.Methods {
+		if !isHeaderName(meth) {
+			c.fail(lineOf(item(methods, i), line), place+": methods"+index(i), "invalid method "+strconv.Quote(meth))
+			continue
+		}
+		rt.methods = append(rt.methods, strings.ToUpper(meth))
+	}
+	return rt
+}
+
+// parseHost parses a match.hosts entry: "example.com", "example.com:8443",
+// "*.example.com", "[::1]:9000".
+func parseHost(s string) (hostPattern, string) {
+	if s == "" || strings.ContainsAny(s, "/ @") {
+		return hostPattern{}, "invalid host " + strconv.Quote(s) + ": want a host name, optionally with :port, not a URL"
+	}
+	host, port := splitHostPort(strings.ToLower(s))
+	if port != "" {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return hostPattern{}, "invalid port in host " + strconv.Quote(s)
+		}
+	}
+	hp := hostPattern{host: host, port: port}
+	if rest, ok := strings.CutPrefix(host, "*."); ok {
+		hp.host, hp.wildcard = "."+rest, true
+	}
+	if hp.host == "" || hp.host == "." || strings.Contains(hp.host, "*") {
+		return hostPattern{}, "invalid host " + strconv.Quote(s) + `: a wildcard is only allowed as a leading "*." ("*.example.com")`
+	}
+	return hp, ""
+}
