@@ -12,16 +12,17 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/internal/testpki"
 )
 
 // TestHealthcheckMTLS: the gRPC probe reaches a server that requires a
 // client certificate when given the CA and a certificate, and fails without
 // them, or with a certificate from another CA.
 func TestHealthcheckMTLS(t *testing.T) {
-	serverCA, clientCA, otherCA := newTestCA(t, "server CA"), newTestCA(t, "envoy CA"), newTestCA(t, "other CA")
+	serverCA, clientCA, otherCA := testpki.NewCA(t, "server CA"), testpki.NewCA(t, "envoy CA"), testpki.NewCA(t, "other CA")
 	files := newTLSFiles(t, true)
-	files.writeServer(t, serverCA.issue(t, "actions-authz", x509.ExtKeyUsageServerAuth))
-	files.write(t, files.files.ClientCAFile, clientCA.pem)
+	files.writeServer(t, serverCA.Issue(t, "actions-authz", x509.ExtKeyUsageServerAuth))
+	files.write(t, files.files.ClientCAFile, clientCA.PEM)
 	tlsCfg, err := newServerTLS(&files.files, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -38,11 +39,11 @@ func TestHealthcheckMTLS(t *testing.T) {
 		files.write(t, path, data)
 		return path
 	}
-	ca := write("server-ca.pem", serverCA.pem)
-	probe := clientCA.issue(t, "probe", x509.ExtKeyUsageClientAuth)
-	cert, key := write("probe.crt", probe.certPEM), write("probe.key", probe.keyPEM)
-	stranger := otherCA.issue(t, "probe", x509.ExtKeyUsageClientAuth)
-	sCert, sKey := write("stranger.crt", stranger.certPEM), write("stranger.key", stranger.keyPEM)
+	ca := write("server-ca.PEM", serverCA.PEM)
+	probe := clientCA.Issue(t, "probe", x509.ExtKeyUsageClientAuth)
+	cert, key := write("probe.crt", probe.CertPEM), write("probe.key", probe.KeyPEM)
+	stranger := otherCA.Issue(t, "probe", x509.ExtKeyUsageClientAuth)
+	sCert, sKey := write("stranger.crt", stranger.CertPEM), write("stranger.key", stranger.KeyPEM)
 
 	tests := []struct {
 		name string

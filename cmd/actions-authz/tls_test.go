@@ -28,6 +28,7 @@ import (
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/internal/testpki"
 )
 
 // refuseAll is a verifier that refuses every token: enough for the server
@@ -70,9 +71,9 @@ func (f *tlsFiles) write(t *testing.T, path string, data []byte) {
 	}
 }
 
-func (f *tlsFiles) writeServer(t *testing.T, l leaf) {
-	f.write(t, f.files.CertFile, l.certPEM)
-	f.write(t, f.files.KeyFile, l.keyPEM)
+func (f *tlsFiles) writeServer(t *testing.T, l testpki.Leaf) {
+	f.write(t, f.files.CertFile, l.CertPEM)
+	f.write(t, f.files.KeyFile, l.KeyPEM)
 }
 
 // serveTLS runs the binary's gRPC server (its limits and TLS) with an
@@ -147,22 +148,22 @@ func pool(pems ...[]byte) *x509.CertPool {
 // client CA, gets answers; a client without a certificate, with one from
 // another CA, with a server-only certificate, or in plain text, is refused.
 func TestMTLS(t *testing.T) {
-	serverCA, clientCA, otherCA := newTestCA(t, "server CA"), newTestCA(t, "envoy CA"), newTestCA(t, "other CA")
-	envoyCert := clientCA.issue(t, "envoy", x509.ExtKeyUsageClientAuth).pair(t)
-	strangerCert := otherCA.issue(t, "envoy", x509.ExtKeyUsageClientAuth).pair(t)
-	serverOnlyCert := clientCA.issue(t, "not-a-client", x509.ExtKeyUsageServerAuth).pair(t)
+	serverCA, clientCA, otherCA := testpki.NewCA(t, "server CA"), testpki.NewCA(t, "envoy CA"), testpki.NewCA(t, "other CA")
+	envoyCert := clientCA.Issue(t, "envoy", x509.ExtKeyUsageClientAuth).Pair(t)
+	strangerCert := otherCA.Issue(t, "envoy", x509.ExtKeyUsageClientAuth).Pair(t)
+	serverOnlyCert := clientCA.Issue(t, "not-a-client", x509.ExtKeyUsageServerAuth).Pair(t)
 
 	mtls := newTLSFiles(t, true)
-	mtls.writeServer(t, serverCA.issue(t, "actions-authz", x509.ExtKeyUsageServerAuth))
-	mtls.write(t, mtls.files.ClientCAFile, clientCA.pem)
+	mtls.writeServer(t, serverCA.Issue(t, "actions-authz", x509.ExtKeyUsageServerAuth))
+	mtls.write(t, mtls.files.ClientCAFile, clientCA.PEM)
 	mtlsAddr := serveTLS(t, mtls.files, &syncBuffer{})
 
 	plain := newTLSFiles(t, false)
-	plain.writeServer(t, serverCA.issue(t, "actions-authz", x509.ExtKeyUsageServerAuth))
+	plain.writeServer(t, serverCA.Issue(t, "actions-authz", x509.ExtKeyUsageServerAuth))
 	tlsAddr := serveTLS(t, plain.files, &syncBuffer{})
 
 	client := func(certs ...tls.Certificate) *tls.Config {
-		return &tls.Config{RootCAs: pool(serverCA.pem), ServerName: "localhost", Certificates: certs}
+		return &tls.Config{RootCAs: pool(serverCA.PEM), ServerName: "localhost", Certificates: certs}
 	}
 	tests := []struct {
 		name   string
@@ -175,7 +176,7 @@ func TestMTLS(t *testing.T) {
 		{"mTLS: certificate from another CA", mtlsAddr, client(strangerCert), false},
 		{"mTLS: server-only certificate from the client CA", mtlsAddr, client(serverOnlyCert), false},
 		{"mTLS: plain text", mtlsAddr, nil, false},
-		{"mTLS: client that does not trust the server", mtlsAddr, &tls.Config{RootCAs: pool(otherCA.pem), ServerName: "localhost", Certificates: []tls.Certificate{envoyCert}}, false},
+		{"mTLS: client that does not trust the server", mtlsAddr, &tls.Config{RootCAs: pool(otherCA.PEM), ServerName: "localhost", Certificates: []tls.Certificate{envoyCert}}, false},
 		{"TLS: no client certificate", tlsAddr, client(), true},
 		{"TLS: plain text", tlsAddr, nil, false},
 	}
@@ -210,46 +211,46 @@ func servedSerial(t *testing.T, addr string, cfg *tls.Config) string {
 // CAs without a restart; files that cannot be used leave the previous ones
 // serving.
 func TestTLSReload(t *testing.T) {
-	serverCA, clientCA, nextClientCA := newTestCA(t, "server CA"), newTestCA(t, "envoy CA"), newTestCA(t, "next envoy CA")
-	envoyCert := clientCA.issue(t, "envoy", x509.ExtKeyUsageClientAuth).pair(t)
-	nextEnvoyCert := nextClientCA.issue(t, "envoy", x509.ExtKeyUsageClientAuth).pair(t)
+	serverCA, clientCA, nextClientCA := testpki.NewCA(t, "server CA"), testpki.NewCA(t, "envoy CA"), testpki.NewCA(t, "next envoy CA")
+	envoyCert := clientCA.Issue(t, "envoy", x509.ExtKeyUsageClientAuth).Pair(t)
+	nextEnvoyCert := nextClientCA.Issue(t, "envoy", x509.ExtKeyUsageClientAuth).Pair(t)
 	client := func(c tls.Certificate) *tls.Config {
-		return &tls.Config{RootCAs: pool(serverCA.pem), ServerName: "localhost", Certificates: []tls.Certificate{c}}
+		return &tls.Config{RootCAs: pool(serverCA.PEM), ServerName: "localhost", Certificates: []tls.Certificate{c}}
 	}
 
 	f := newTLSFiles(t, true)
-	first := serverCA.issue(t, "actions-authz", x509.ExtKeyUsageServerAuth)
+	first := serverCA.Issue(t, "actions-authz", x509.ExtKeyUsageServerAuth)
 	f.writeServer(t, first)
-	f.write(t, f.files.ClientCAFile, clientCA.pem)
+	f.write(t, f.files.ClientCAFile, clientCA.PEM)
 	logs := &syncBuffer{}
 	addr := serveTLS(t, f.files, logs)
 
-	if got := servedSerial(t, addr, client(envoyCert)); got != first.serial.String() {
-		t.Fatalf("serves %s, want the first certificate %s", got, first.serial)
+	if got := servedSerial(t, addr, client(envoyCert)); got != first.Serial.String() {
+		t.Fatalf("serves %s, want the first certificate %s", got, first.Serial)
 	}
 
-	second := serverCA.issue(t, "actions-authz", x509.ExtKeyUsageServerAuth)
+	second := serverCA.Issue(t, "actions-authz", x509.ExtKeyUsageServerAuth)
 	f.writeServer(t, second)
-	if got := servedSerial(t, addr, client(envoyCert)); got != second.serial.String() {
-		t.Fatalf("after rotation serves %s, want the new certificate %s", got, second.serial)
+	if got := servedSerial(t, addr, client(envoyCert)); got != second.Serial.String() {
+		t.Fatalf("after rotation serves %s, want the new certificate %s", got, second.Serial)
 	}
 
 	// Half a rotation: a new certificate whose key is not there yet.
-	third := serverCA.issue(t, "actions-authz", x509.ExtKeyUsageServerAuth)
-	f.write(t, f.files.CertFile, third.certPEM)
-	if got := servedSerial(t, addr, client(envoyCert)); got != second.serial.String() {
-		t.Fatalf("with a mismatched key serves %s, want the previous certificate %s", got, second.serial)
+	third := serverCA.Issue(t, "actions-authz", x509.ExtKeyUsageServerAuth)
+	f.write(t, f.files.CertFile, third.CertPEM)
+	if got := servedSerial(t, addr, client(envoyCert)); got != second.Serial.String() {
+		t.Fatalf("with a mismatched key serves %s, want the previous certificate %s", got, second.Serial)
 	}
 	if !strings.Contains(logs.String(), "cannot be used") {
 		t.Errorf("the unusable files were not logged:\n%s", logs.String())
 	}
-	f.write(t, f.files.KeyFile, third.keyPEM)
-	if got := servedSerial(t, addr, client(envoyCert)); got != third.serial.String() {
-		t.Fatalf("once the key arrived serves %s, want %s", got, third.serial)
+	f.write(t, f.files.KeyFile, third.KeyPEM)
+	if got := servedSerial(t, addr, client(envoyCert)); got != third.Serial.String() {
+		t.Fatalf("once the key arrived serves %s, want %s", got, third.Serial)
 	}
 
 	// Rotating Envoy's CA: its new certificate is accepted, the old refused.
-	f.write(t, f.files.ClientCAFile, nextClientCA.pem)
+	f.write(t, f.files.ClientCAFile, nextClientCA.PEM)
 	if err := checkOver(t, addr, client(nextEnvoyCert)); err != nil {
 		t.Fatalf("certificate from the new client CA: %v", err)
 	}
@@ -261,8 +262,8 @@ func TestTLSReload(t *testing.T) {
 // TestServerTLSConfigErrors: unusable files at start-up are an error that
 // names the setting.
 func TestServerTLSConfigErrors(t *testing.T) {
-	ca := newTestCA(t, "CA")
-	a, b := ca.issue(t, "a", x509.ExtKeyUsageServerAuth), ca.issue(t, "b", x509.ExtKeyUsageServerAuth)
+	ca := testpki.NewCA(t, "CA")
+	a, b := ca.Issue(t, "a", x509.ExtKeyUsageServerAuth), ca.Issue(t, "b", x509.ExtKeyUsageServerAuth)
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
@@ -271,8 +272,8 @@ func TestServerTLSConfigErrors(t *testing.T) {
 		}
 		return p
 	}
-	cert, key, otherKey := write("a.crt", a.certPEM), write("a.key", a.keyPEM), write("b.key", b.keyPEM)
-	notPEM, huge := write("not.pem", []byte("hello")), write("huge.pem", make([]byte, maxTLSFileBytes+1))
+	cert, key, otherKey := write("a.crt", a.CertPEM), write("a.key", a.KeyPEM), write("b.key", b.KeyPEM)
+	notPEM, huge := write("not.PEM", []byte("hello")), write("huge.PEM", make([]byte, maxTLSFileBytes+1))
 	for _, tc := range []struct {
 		name  string
 		files authz.TLSConfig
@@ -304,10 +305,10 @@ func TestBinaryMTLS(t *testing.T) {
 	if iss, err = devissuer.New(devissuer.Options{URL: srv.URL}); err != nil {
 		t.Fatal(err)
 	}
-	serverCA, clientCA := newTestCA(t, "server CA"), newTestCA(t, "envoy CA")
+	serverCA, clientCA := testpki.NewCA(t, "server CA"), testpki.NewCA(t, "envoy CA")
 	f := newTLSFiles(t, true)
-	f.writeServer(t, serverCA.issue(t, "actions-authz", x509.ExtKeyUsageServerAuth))
-	f.write(t, f.files.ClientCAFile, clientCA.pem)
+	f.writeServer(t, serverCA.Issue(t, "actions-authz", x509.ExtKeyUsageServerAuth))
+	f.write(t, f.files.ClientCAFile, clientCA.PEM)
 
 	p := startBinary(t, fmt.Sprintf(`
 server:
@@ -324,15 +325,15 @@ issuers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	envoyTLS := &tls.Config{RootCAs: pool(serverCA.pem), ServerName: "localhost",
-		Certificates: []tls.Certificate{clientCA.issue(t, "envoy", x509.ExtKeyUsageClientAuth).pair(t)}}
+	envoyTLS := &tls.Config{RootCAs: pool(serverCA.PEM), ServerName: "localhost",
+		Certificates: []tls.Certificate{clientCA.Issue(t, "envoy", x509.ExtKeyUsageClientAuth).Pair(t)}}
 	for _, tc := range []struct {
 		name string
 		cfg  *tls.Config
 		ok   bool
 	}{
 		{"Envoy's certificate", envoyTLS, true},
-		{"no certificate", &tls.Config{RootCAs: pool(serverCA.pem), ServerName: "localhost"}, false},
+		{"no certificate", &tls.Config{RootCAs: pool(serverCA.PEM), ServerName: "localhost"}, false},
 	} {
 		conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(tc.cfg)))
 		if err != nil {

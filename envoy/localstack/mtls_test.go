@@ -7,14 +7,8 @@ package localstack_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/actions-authz/actions-authz/envoy/localstack"
+	"github.com/actions-authz/actions-authz/internal/testpki"
 )
 
 // serverName is the name in actions-authz's certificate that
@@ -41,7 +36,7 @@ func TestMTLS(t *testing.T) {
 	o := stackOptions(t)
 	dir := t.TempDir()
 
-	serverCA, envoyCA, otherCA := newCA(t, "actions-authz CA"), newCA(t, "Envoy CA"), newCA(t, "another CA")
+	serverCA, envoyCA, otherCA := testpki.NewCA(t, "actions-authz CA"), testpki.NewCA(t, "Envoy CA"), testpki.NewCA(t, "another CA")
 	put := func(name string, data []byte) string {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -49,17 +44,17 @@ func TestMTLS(t *testing.T) {
 		}
 		return path
 	}
-	serverCert := serverCA.issue(t, serverName, x509.ExtKeyUsageServerAuth)
-	envoyCert := envoyCA.issue(t, "envoy", x509.ExtKeyUsageClientAuth)
-	strangerCert := otherCA.issue(t, "envoy", x509.ExtKeyUsageClientAuth)
+	serverCert := serverCA.Issue(t, serverName, x509.ExtKeyUsageServerAuth)
+	envoyCert := envoyCA.Issue(t, "envoy", x509.ExtKeyUsageClientAuth)
+	strangerCert := otherCA.Issue(t, "envoy", x509.ExtKeyUsageClientAuth)
 
 	// Envoy: the files examples/envoy-mtls.yaml names under /etc/envoy/tls,
 	// and its address, in one table.
 	mtlsTable := map[string]string{
 		serverName + ":9000":                  o.Addrs.GRPC,
-		"/etc/envoy/tls/envoy.crt":            put("envoy.crt", envoyCert.certPEM),
-		"/etc/envoy/tls/envoy.key":            put("envoy.key", envoyCert.keyPEM),
-		"/etc/envoy/tls/actions-authz-ca.crt": put("actions-authz-ca.crt", serverCA.pem),
+		"/etc/envoy/tls/envoy.crt":            put("envoy.crt", envoyCert.CertPEM),
+		"/etc/envoy/tls/envoy.key":            put("envoy.key", envoyCert.KeyPEM),
+		"/etc/envoy/tls/actions-authz-ca.crt": put("actions-authz-ca.crt", serverCA.PEM),
 	}
 	raw, err := os.ReadFile(filepath.Join(root, "examples/envoy-mtls.yaml"))
 	if err != nil {
@@ -76,9 +71,9 @@ func TestMTLS(t *testing.T) {
 	o.EnvoyConfig = replaceCluster(t, envoyConfig, cluster)
 	// actions-authz: the compose configuration plus server.tls.
 	o.AuthzConfig = withServerTLS(t, authzConfig, map[string]string{
-		"cert_file":      put("tls.crt", serverCert.certPEM),
-		"key_file":       put("tls.key", serverCert.keyPEM),
-		"client_ca_file": put("envoy-ca.crt", envoyCA.pem),
+		"cert_file":      put("tls.crt", serverCert.CertPEM),
+		"key_file":       put("tls.key", serverCert.KeyPEM),
+		"client_ca_file": put("envoy-ca.crt", envoyCA.PEM),
 	})
 
 	// StartStack waits until Envoy's gRPC health check, over mTLS, finds
@@ -140,10 +135,10 @@ func TestMTLS(t *testing.T) {
 
 	// Straight to actions-authz's gRPC port, around Envoy. The first case
 	// shows that the others fail for their certificate and nothing else.
-	client := func(certs ...leaf) *tls.Config {
-		cfg := &tls.Config{RootCAs: certPool(serverCA.pem), ServerName: serverName}
+	client := func(certs ...testpki.Leaf) *tls.Config {
+		cfg := &tls.Config{RootCAs: testpki.Pool(serverCA.PEM), ServerName: serverName}
 		for _, c := range certs {
-			pair, err := tls.X509KeyPair(c.certPEM, c.keyPEM)
+			pair, err := tls.X509KeyPair(c.CertPEM, c.KeyPEM)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -253,93 +248,4 @@ func withServerTLS(t *testing.T, config []byte, tlsFiles map[string]string) []by
 		t.Fatal(err)
 	}
 	return out
-}
-
-// ca is a certificate authority generated in the test.
-type ca struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-// leaf is a certificate and its key, in PEM.
-type leaf struct{ certPEM, keyPEM []byte }
-
-func newCA(t *testing.T, name string) *ca {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &ca{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue signs a certificate for name with the key usage usage; a server
-// certificate has name as its DNS SAN.
-func (c *ca) issue(t *testing.T, name string, usage x509.ExtKeyUsage) leaf {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	if usage == x509.ExtKeyUsageServerAuth {
-		tmpl.DNSNames = []string{name}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return leaf{
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-func serial(t *testing.T) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func certPool(pems ...[]byte) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, b := range pems {
-		p.AppendCertsFromPEM(b)
-	}
-	return p
 }

@@ -17,16 +17,10 @@ package localstack_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"io/fs"
-	"math/big"
 	"os"
 	"path"
 	"path/filepath"
@@ -34,11 +28,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/actions-authz/actions-authz/envoy/localstack"
+	"github.com/actions-authz/actions-authz/internal/testpki"
 )
 
 // envoyConfig is one Envoy configuration of the repository, as a bootstrap
@@ -300,51 +294,16 @@ func mtlsBootstrap(t *testing.T, dir string) string {
 // and key, which it signs.
 func writeTLSFiles(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "envoy"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, caTmpl, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := testpki.NewCA(t, "test CA")
+	envoyCert := ca.Issue(t, "envoy", x509.ExtKeyUsageClientAuth)
 	files := map[string]string{}
-	for name, block := range map[string]*pem.Block{
-		"actions-authz-ca.crt": {Type: "CERTIFICATE", Bytes: caDER},
-		"envoy.crt":            {Type: "CERTIFICATE", Bytes: leafDER},
-		"envoy.key":            {Type: "PRIVATE KEY", Bytes: keyDER},
+	for name, data := range map[string][]byte{
+		"actions-authz-ca.crt": ca.PEM,
+		"envoy.crt":            envoyCert.CertPEM,
+		"envoy.key":            envoyCert.KeyPEM,
 	} {
 		files[name] = filepath.Join(dir, name)
-		if err := os.WriteFile(files[name], pem.EncodeToMemory(block), 0o600); err != nil {
+		if err := os.WriteFile(files[name], data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
