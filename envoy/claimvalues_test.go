@@ -2,6 +2,8 @@ package envoy_test
 
 import (
 	"testing"
+
+	"github.com/actions-authz/actions-authz/authz/authztest"
 )
 
 // TestCheckIdentityHeaderValues is the table of what reaches an upstream
@@ -12,32 +14,14 @@ import (
 // the token.
 func TestCheckIdentityHeaderValues(t *testing.T) {
 	s := newStack(t)
-	tests := []struct {
-		name   string
-		claim  string // the ref and the environment
-		header string // x-github-ref and x-github-environment, on a 200
-		status int
-	}{
-		{"ASCII", "refs/heads/main", "refs/heads/main", 200},
-		{"a space", "production east", "production east", 200},
-		{"UTF-8", "refs/heads/café", "refs/heads/caf%C3%A9", 200},
-		{"U+0085", "refs/heads/a\u0085b", "refs/heads/a%C2%85b", 200},
-		{"U+2028", "refs/heads/a\u2028b", "refs/heads/a%E2%80%A8b", 200},
-		{"U+2029", "refs/heads/a\u2029b", "refs/heads/a%E2%80%A9b", 200},
-		{"tab", "prod\teu", "prod%09eu", 200},
-		{"a percent sign", "refs/heads/100%", "refs/heads/100%25", 200},
-		{"an encoding, written out", "refs/heads/caf%C3%A9", "refs/heads/caf%25C3%25A9", 200},
-		{"CR LF", "refs/heads/a\r\nx-github-repository: evil", "", 401},
-		{"NUL", "refs/heads/a\x00b", "", 401},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tok := s.mint(t, map[string]any{"ref": tc.claim, "environment": tc.claim})
+	for _, tc := range authztest.HeaderValues {
+		t.Run(tc.Name, func(t *testing.T) {
+			tok := s.mint(t, map[string]any{"ref": tc.Claim, "environment": tc.Claim})
 			resp := s.check(t, checkRequest("", "/api/x", bearer(tok)))
-			if got := httpStatus(resp); got != tc.status {
-				t.Fatalf("status %d, want %d (body %s)", got, tc.status, resp.GetDeniedResponse().GetBody())
+			if got := httpStatus(resp); got != tc.Status {
+				t.Fatalf("status %d, want %d (body %s)", got, tc.Status, resp.GetDeniedResponse().GetBody())
 			}
-			if tc.status != 200 {
+			if tc.Status != 200 {
 				return
 			}
 			set := map[string]string{}
@@ -45,13 +29,13 @@ func TestCheckIdentityHeaderValues(t *testing.T) {
 				set[hv.GetHeader().GetKey()] = hv.GetHeader().GetValue()
 			}
 			for _, name := range []string{"x-github-ref", "x-github-environment"} {
-				if set[name] != tc.header {
-					t.Errorf("%s = %q, want %q", name, set[name], tc.header)
+				if set[name] != tc.Header {
+					t.Errorf("%s = %q, want %q", name, set[name], tc.Header)
 				}
 			}
 			// The claims themselves are unchanged where they are not headers.
-			if ref := resp.GetDynamicMetadata().GetFields()["ref"].GetStringValue(); ref != tc.claim {
-				t.Errorf("dynamic metadata ref = %q, want the claim %q", ref, tc.claim)
+			if ref := resp.GetDynamicMetadata().GetFields()["ref"].GetStringValue(); ref != tc.Claim {
+				t.Errorf("dynamic metadata ref = %q, want the claim %q", ref, tc.Claim)
 			}
 		})
 	}
