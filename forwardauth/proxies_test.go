@@ -8,7 +8,7 @@ package forwardauth_test
 // documented behaviour over the same example files (simulated_test.go).
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -18,11 +18,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/envoy/localstack"
 	"github.com/actions-authz/actions-authz/forwardauth"
 )
 
@@ -130,48 +130,21 @@ func findProxy(t *testing.T, name, pkg string, extra ...string) string {
 // waits until addr accepts connections.
 func startProxy(t *testing.T, cmd *exec.Cmd, addr string) {
 	t.Helper()
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	name := filepath.Base(cmd.Path)
+	p, err := localstack.Start(name, cmd, 5*time.Minute, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
 	t.Cleanup(func() {
-		if stopped {
-			return
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-		}
-		// Whatever the proxy forked, in its group only.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		p.Stop(5 * time.Second) // SIGTERM, then whatever it forked, in its group only
 		if t.Failed() {
-			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), logs.String())
+			t.Logf("%s output:\n%s", name, p.Output())
 		}
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return
-		}
-		select {
-		case err := <-exited:
-			stopped = true
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			t.Fatalf("%s exited before listening: %v\n%s", cmd.Path, err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening on %s after 15s\n%s", cmd.Path, addr, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := p.WaitListening(ctx, addr); err != nil {
+		t.Fatal(err)
 	}
 }
 
