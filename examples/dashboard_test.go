@@ -139,14 +139,8 @@ func servedMetrics(t *testing.T) map[string]bool {
 	noKeys := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(noKeys.Close)
 	config := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(config, fmt.Appendf(nil, `issuers:
-  - url: %s
-audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    allow:
-      - repository_owner_id: "123456"
-`, noKeys.URL), 0o600); err != nil {
+	yaml := fmt.Sprintf(`{issuers: [{url: %q}], audiences: [aud], policies: [{name: p, allow: [{repository_owner_id: "1"}]}]}`, noKeys.URL)
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var addrs [2]string

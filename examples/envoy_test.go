@@ -16,7 +16,6 @@ package examples_test
 // generated here.
 
 import (
-	"context"
 	"crypto/x509"
 	"os"
 	"path"
@@ -71,62 +70,21 @@ func TestEnvoyMTLSExample(t *testing.T) {
 	}
 }
 
-// exampleEnvoyConfig is one Envoy configuration under examples/, as a
-// bootstrap Envoy can validate.
-type exampleEnvoyConfig struct {
-	name string
-	// file is the repository file (slash-separated, from the root) whose
-	// Envoy configuration this case validates.
-	file string
-	// bootstrap returns the path of the bootstrap to validate; dir is the
-	// test's own temporary directory.
-	bootstrap func(t *testing.T, dir string) string
-}
-
+// Every Envoy configuration under examples/ has a case here; those outside
+// it have theirs in envoy/localstack/validate_test.go.
 func TestEnvoyValidatesExampleConfigs(t *testing.T) {
 	t.Parallel()
-	bin := localstack.Require(t, root)
-	configs := []exampleEnvoyConfig{
-		{name: "mTLS cluster in envoy.yaml", file: "examples/envoy-mtls.yaml", bootstrap: mtlsBootstrap},
+	localstack.ValidateConfigs(t, root, func(f string) bool { return strings.HasPrefix(f, "examples/") }, []localstack.ConfigCase{
+		{Name: "mTLS cluster in envoy.yaml", Files: []string{"examples/envoy-mtls.yaml"}, Bootstrap: mtlsBootstrap},
 		{
-			name: "forward-auth envoy-http.yaml",
-			file: "examples/forward-auth/envoy-http.yaml",
-			bootstrap: func(t *testing.T, _ string) string {
+			Name:  "forward-auth envoy-http.yaml",
+			Files: []string{"examples/forward-auth/envoy-http.yaml"},
+			Bootstrap: func(t *testing.T, _ string) string {
 				return "forward-auth/envoy-http.yaml"
 			},
 		},
-		{name: "kubernetes envoy-configmap.yaml", file: "examples/kubernetes/envoy-configmap.yaml", bootstrap: kubernetesBootstrap},
-	}
-
-	// Every Envoy configuration under examples/ has a case: a new file
-	// cannot escape validation.
-	found, err := localstack.ConfigFiles(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var examples []string
-	for _, f := range found {
-		if !strings.HasPrefix(f, "examples/") {
-			continue
-		}
-		examples = append(examples, f)
-		if !slices.ContainsFunc(configs, func(c exampleEnvoyConfig) bool { return c.file == f }) {
-			t.Errorf("%s holds Envoy configuration that no case of TestEnvoyValidatesExampleConfigs validates: add one", f)
-		}
-	}
-	if !slices.Contains(found, "envoy/envoy.yaml") || len(examples) == 0 {
-		t.Fatalf("found Envoy configuration in %q: the search is broken", found)
-	}
-
-	for _, c := range configs {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			config := c.bootstrap(t, t.TempDir())
-			if err := localstack.Validate(context.Background(), bin, config); err != nil {
-				t.Errorf("%s: %v", c.file, err)
-			}
-		})
-	}
+		{Name: "kubernetes envoy-configmap.yaml", Files: []string{"examples/kubernetes/envoy-configmap.yaml"}, Bootstrap: kubernetesBootstrap},
+	})
 }
 
 // mtlsBootstrap is envoy/envoy.yaml with its actions_authz cluster replaced

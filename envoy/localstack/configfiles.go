@@ -2,10 +2,12 @@ package localstack
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,10 +18,18 @@ import (
 // Envoy configuration, slash-separated from root: a document with
 // static_resources (a bootstrap), a ConfigMap whose data holds one, or
 // anything naming an Envoy type (type.googleapis.com/envoy.…, as a lone
-// cluster does). Hidden folders (but .github), testdata and node_modules are
-// left out, as in envoy/config_test.go. The tests that run Envoy's own
-// validation over the repository's files use it to leave none out.
+// cluster does). The tests that run Envoy's own validation over the
+// repository's files use it to leave none out.
 func ConfigFiles(root string) ([]string, error) {
+	return YAMLFiles(root, func(data []byte) bool {
+		return bytes.Contains(data, []byte("type.googleapis.com/envoy.")) || holdsBootstrap(data)
+	})
+}
+
+// YAMLFiles returns the YAML files (.yaml, .yml) of the repository at root
+// whose content keep accepts, slash-separated from root. Hidden folders
+// (but .github), testdata and node_modules are left out.
+func YAMLFiles(root string, keep func(data []byte) bool) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -38,7 +48,7 @@ func ConfigFiles(root string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if bytes.Contains(data, []byte("type.googleapis.com/envoy.")) || holdsBootstrap(data) {
+		if keep(data) {
 			rel, err := filepath.Rel(root, p)
 			if err != nil {
 				return err
@@ -76,6 +86,50 @@ func holdsBootstrap(data []byte) bool {
 				}
 			}
 		}
+	}
+}
+
+// ConfigCase is one Envoy configuration of the repository, as a bootstrap
+// Envoy can validate.
+type ConfigCase struct {
+	Name string
+	// Files are the repository files (slash-separated, from the root) whose
+	// Envoy configuration this case validates.
+	Files []string
+	// Bootstrap returns the path of the bootstrap to validate; dir is the
+	// test's own temporary directory.
+	Bootstrap func(t *testing.T, dir string) string
+}
+
+// ValidateConfigs runs Envoy's own check, Validate, with the pinned Envoy
+// (see Require) over each case's bootstrap, in parallel subtests of t.
+// First it fails t for each file of ConfigFiles(root) that mine says is
+// the test's to cover and that no case names: a new file cannot escape
+// validation.
+func ValidateConfigs(t *testing.T, root string, mine func(file string) bool, cases []ConfigCase) {
+	t.Helper()
+	bin := Require(t, root)
+	found, err := ConfigFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(found, ComposeEnvoyConfig) {
+		t.Fatalf("found Envoy configuration in %q, without %s: the search is broken", found, ComposeEnvoyConfig)
+	}
+	for _, f := range found {
+		covered := slices.ContainsFunc(cases, func(c ConfigCase) bool { return slices.Contains(c.Files, f) })
+		if mine(f) && !covered {
+			t.Errorf("%s holds Envoy configuration that no case of %s validates: add one", f, t.Name())
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			config := c.Bootstrap(t, t.TempDir())
+			if err := Validate(context.Background(), bin, config); err != nil {
+				t.Errorf("%s: %v", strings.Join(c.Files, ", "), err)
+			}
+		})
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -25,71 +24,24 @@ import (
 	"github.com/actions-authz/actions-authz/envoy/localstack"
 )
 
-// envoyConfig is one Envoy configuration of the repository, as a bootstrap
-// Envoy can validate.
-type envoyConfig struct {
-	name string
-	// files are the repository files (slash-separated, from the root) whose
-	// Envoy configuration this case validates.
-	files []string
-	// bootstrap returns the path of the bootstrap to validate; dir is the
-	// test's own temporary directory.
-	bootstrap func(t *testing.T, dir string) string
-}
-
-func shippedConfigs() []envoyConfig {
-	return []envoyConfig{
+// Every Envoy configuration outside examples/ has a case here; those under
+// it have theirs in examples/envoy_test.go.
+func TestEnvoyValidatesShippedConfigs(t *testing.T) {
+	t.Parallel()
+	localstack.ValidateConfigs(t, root, func(f string) bool { return !strings.HasPrefix(f, "examples/") }, []localstack.ConfigCase{
 		{
-			name:  "envoy.yaml",
-			files: []string{"envoy/envoy.yaml"},
-			bootstrap: func(t *testing.T, _ string) string {
+			Name:  "envoy.yaml",
+			Files: []string{"envoy/envoy.yaml"},
+			Bootstrap: func(t *testing.T, _ string) string {
 				return filepath.Join(root, "envoy/envoy.yaml")
 			},
 		},
 		{
-			name:      "README snippets",
-			files:     []string{"README.md"},
-			bootstrap: readmeBootstrap,
+			Name:      "README snippets",
+			Files:     []string{"README.md"},
+			Bootstrap: readmeBootstrap,
 		},
-	}
-}
-
-func TestEnvoyValidatesShippedConfigs(t *testing.T) {
-	t.Parallel()
-	bin := requireEnvoy(t)
-	configs := shippedConfigs()
-
-	// Every Envoy configuration in the repository has a case, here or, for
-	// a file under examples/, in examples/envoy_test.go: a new file cannot
-	// escape validation.
-	covered := map[string]bool{}
-	for _, c := range configs {
-		for _, f := range c.files {
-			covered[f] = true
-		}
-	}
-	found, err := localstack.ConfigFiles(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range found {
-		if !covered[f] && !strings.HasPrefix(f, "examples/") {
-			t.Errorf("%s holds Envoy configuration that no case of TestEnvoyValidatesShippedConfigs validates: add one", f)
-		}
-	}
-	if !slices.Contains(found, "envoy/envoy.yaml") {
-		t.Fatalf("found Envoy configuration in %q, without envoy/envoy.yaml: the search is broken", found)
-	}
-
-	for _, c := range configs {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			config := c.bootstrap(t, t.TempDir())
-			if err := localstack.Validate(context.Background(), bin, config); err != nil {
-				t.Errorf("%s: %v", strings.Join(c.files, ", "), err)
-			}
-		})
-	}
+	})
 }
 
 // The validation catches what Envoy refuses: copies of envoy/envoy.yaml
