@@ -2,7 +2,6 @@ package envoy_test
 
 import (
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/envoy/localstack"
 )
 
 // repoRoot is the repository root, seen from this package's directory.
@@ -32,33 +32,13 @@ const shippedEnvoyYAML = "envoy/envoy.yaml"
 // YAML files whose top level has static_resources. testdata is left out.
 func envoyConfigFiles(t *testing.T) []string {
 	t.Helper()
-	var files []string
-	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); path != repoRoot && (strings.HasPrefix(name, ".") && name != ".github" || name == "testdata" || name == "node_modules") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if ext := filepath.Ext(path); ext != ".yaml" && ext != ".yml" {
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	files, err := localstack.YAMLFiles(repoRoot, func(data []byte) bool {
 		var top map[string]any
 		if yaml.Unmarshal(data, &top) != nil {
-			return nil // not a mapping: not an Envoy bootstrap
+			return false // not a mapping: not an Envoy bootstrap
 		}
-		if _, ok := top["static_resources"]; ok {
-			rel, _ := filepath.Rel(repoRoot, path)
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
+		_, ok := top["static_resources"]
+		return ok
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,6 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/envoy/localstack"
-	"github.com/actions-authz/actions-authz/forwardauth"
 )
 
 // The addresses the example files use; the tests replace them.
@@ -296,25 +295,6 @@ func TestCaddy(t *testing.T) {
 	startProxy(t, cmd, addr)
 	runProxyCases(t, e, addr, true)
 	runTrickyPaths(t, e, addr, "caddy")
-}
-
-// The paths the examples call must be the Handler's.
-func TestExamplesUseTheHandlerPaths(t *testing.T) {
-	for _, c := range []struct{ file, want string }{
-		{"nginx.conf", "proxy_pass http://actions_authz" + forwardauth.VerifyPath + ";"},
-		{"Caddyfile", "uri " + forwardauth.VerifyPath + "\n"},
-		{"traefik.yaml", "address: http://" + exampleAuthzAddr + forwardauth.VerifyPath + "\n"},
-		{"envoy-http.yaml", "path_prefix: " + forwardauth.EnvoyPrefix + "\n"},
-		{"config.yaml", "forward_auth_addr: " + exampleAuthzAddr},
-	} {
-		raw, err := os.ReadFile(filepath.Join(exampleDir, c.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(raw), c.want) {
-			t.Errorf("%s does not contain %q", c.file, c.want)
-		}
-	}
 }
 
 func TestMissingProxySkipsOffCI(t *testing.T) {

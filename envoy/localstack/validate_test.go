@@ -1,118 +1,47 @@
 package localstack_test
 
 // Envoy's own check, envoy --mode validate, of every Envoy configuration in
-// the repository: each is built as Envoy 1.40 would build it (typed configs,
-// clusters, listeners, TLS contexts, references between them) without
-// serving. This is in addition to the go-control-plane checks of
-// envoy/config_test.go, envoy/readme_test.go and
-// examples/kubernetes/manifests_test.go, which know our rules; this one
-// knows Envoy's.
+// the repository outside examples/ (examples/envoy_test.go validates those):
+// each is built as Envoy 1.40 would build it (typed configs, clusters,
+// listeners, TLS contexts, references between them) without serving. This
+// is in addition to the go-control-plane checks of envoy/config_test.go and
+// envoy/readme_test.go, which know our rules; this one knows Envoy's.
 //
 // Validate mode neither binds the listeners nor resolves the STRICT_DNS
-// host names (actions-authz, private-service, *.svc.cluster.local), so the
-// files are validated with their addresses as shipped. It does read the
-// files a configuration names: the mTLS example's certificates are
-// generated here.
+// host names (actions-authz, private-service), so the files are validated
+// with their addresses as shipped.
 
 import (
-	"bytes"
 	"context"
-	"crypto/x509"
-	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/actions-authz/actions-authz/envoy/localstack"
-	"github.com/actions-authz/actions-authz/internal/testpki"
 )
 
-// envoyConfig is one Envoy configuration of the repository, as a bootstrap
-// Envoy can validate.
-type envoyConfig struct {
-	name string
-	// files are the repository files (slash-separated, from the root) whose
-	// Envoy configuration this case validates.
-	files []string
-	// bootstrap returns the path of the bootstrap to validate; dir is the
-	// test's own temporary directory.
-	bootstrap func(t *testing.T, dir string) string
-}
-
-func shippedConfigs() []envoyConfig {
-	return []envoyConfig{
+// Every Envoy configuration outside examples/ has a case here; those under
+// it have theirs in examples/envoy_test.go.
+func TestEnvoyValidatesShippedConfigs(t *testing.T) {
+	t.Parallel()
+	localstack.ValidateConfigs(t, root, func(f string) bool { return !strings.HasPrefix(f, "examples/") }, []localstack.ConfigCase{
 		{
-			name:  "envoy.yaml",
-			files: []string{"envoy/envoy.yaml"},
-			bootstrap: func(t *testing.T, _ string) string {
+			Name:  "envoy.yaml",
+			Files: []string{"envoy/envoy.yaml"},
+			Bootstrap: func(t *testing.T, _ string) string {
 				return filepath.Join(root, "envoy/envoy.yaml")
 			},
 		},
 		{
-			name:      "mTLS cluster in envoy.yaml",
-			files:     []string{"examples/envoy-mtls.yaml"},
-			bootstrap: mtlsBootstrap,
+			Name:      "README snippets",
+			Files:     []string{"README.md"},
+			Bootstrap: readmeBootstrap,
 		},
-		{
-			name:  "forward-auth envoy-http.yaml",
-			files: []string{"examples/forward-auth/envoy-http.yaml"},
-			bootstrap: func(t *testing.T, _ string) string {
-				return filepath.Join(root, "examples/forward-auth/envoy-http.yaml")
-			},
-		},
-		{
-			name:      "kubernetes envoy-configmap.yaml",
-			files:     []string{"examples/kubernetes/envoy-configmap.yaml"},
-			bootstrap: kubernetesBootstrap,
-		},
-		{
-			name:      "README snippets",
-			files:     []string{"README.md"},
-			bootstrap: readmeBootstrap,
-		},
-	}
-}
-
-func TestEnvoyValidatesShippedConfigs(t *testing.T) {
-	t.Parallel()
-	bin := requireEnvoy(t)
-	configs := shippedConfigs()
-
-	// Every Envoy configuration in the repository has a case: a new file
-	// cannot escape validation.
-	covered := map[string]bool{}
-	for _, c := range configs {
-		for _, f := range c.files {
-			covered[f] = true
-		}
-	}
-	found := findEnvoyConfigFiles(t)
-	for _, f := range found {
-		if !covered[f] {
-			t.Errorf("%s holds Envoy configuration that no case of TestEnvoyValidatesShippedConfigs validates: add one", f)
-		}
-	}
-	if !slices.Contains(found, "envoy/envoy.yaml") {
-		t.Fatalf("found Envoy configuration in %q, without envoy/envoy.yaml: the search is broken", found)
-	}
-
-	for _, c := range configs {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			config := c.bootstrap(t, t.TempDir())
-			if err := localstack.Validate(context.Background(), bin, config); err != nil {
-				t.Errorf("%s: %v", strings.Join(c.files, ", "), err)
-			}
-		})
-	}
+	})
 }
 
 // The validation catches what Envoy refuses: copies of envoy/envoy.yaml
@@ -158,9 +87,9 @@ func TestEnvoyValidateRefusesBrokenConfigs(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			doc := loadYAML(t, "envoy/envoy.yaml")
+			doc := localstack.LoadYAML(t, root, "envoy/envoy.yaml")
 			c.mutate(t, doc)
-			err := localstack.Validate(context.Background(), bin, writeYAML(t, t.TempDir(), "broken.yaml", doc))
+			err := localstack.Validate(context.Background(), bin, localstack.WriteYAML(t, t.TempDir(), "broken.yaml", doc))
 			switch {
 			case c.wantErr == "" && err != nil:
 				t.Fatalf("Envoy now refuses the copy: update this case and the comment above\n%v", err)
@@ -172,158 +101,6 @@ func TestEnvoyValidateRefusesBrokenConfigs(t *testing.T) {
 			}
 		})
 	}
-}
-
-// findEnvoyConfigFiles returns the YAML files of the repository that hold
-// Envoy configuration: a document with static_resources (a bootstrap), a
-// ConfigMap whose data holds one, or anything naming an Envoy type
-// (type.googleapis.com/envoy.…, as a lone cluster does). Hidden folders
-// (but .github), testdata and node_modules are left out, as in
-// envoy/config_test.go.
-func findEnvoyConfigFiles(t *testing.T) []string {
-	t.Helper()
-	var files []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); p != root && (strings.HasPrefix(name, ".") && name != ".github" || name == "testdata" || name == "node_modules") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if ext := filepath.Ext(p); ext != ".yaml" && ext != ".yml" {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(data, []byte("type.googleapis.com/envoy.")) || holdsBootstrap(data) {
-			rel, err := filepath.Rel(root, p)
-			if err != nil {
-				return err
-			}
-			files = append(files, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
-
-// holdsBootstrap reports whether a YAML stream has a document with
-// static_resources at its top, or a ConfigMap with such a data value.
-func holdsBootstrap(data []byte) bool {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc map[string]any
-		err := dec.Decode(&doc)
-		if err == io.EOF {
-			return false
-		}
-		if err != nil {
-			return false // not YAML mappings: not Envoy's
-		}
-		if _, ok := doc["static_resources"]; ok {
-			return true
-		}
-		if doc["kind"] == "ConfigMap" {
-			values, _ := doc["data"].(map[string]any)
-			for _, v := range values {
-				s, _ := v.(string)
-				var inner map[string]any
-				if yaml.Unmarshal([]byte(s), &inner) == nil && inner["static_resources"] != nil {
-					return true
-				}
-			}
-		}
-	}
-}
-
-// mtlsBootstrap is envoy/envoy.yaml with its actions_authz cluster replaced
-// by examples/envoy-mtls.yaml, as that file tells users to do. Envoy's
-// validation loads the certificate files, which exist only in a deployment
-// (/etc/envoy/tls/...): the test generates a throwaway CA and client
-// certificate in dir and points the cluster's filenames at them.
-func mtlsBootstrap(t *testing.T, dir string) string {
-	cluster := loadYAML(t, "examples/envoy-mtls.yaml")
-	tlsFiles := writeTLSFiles(t, dir)
-	var rewrite func(v any)
-	rewrite = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if s, ok := x.(string); ok && k == "filename" {
-					local, ok := tlsFiles[path.Base(s)]
-					if !ok {
-						t.Fatalf("examples/envoy-mtls.yaml names %s; the test generates only %v", s, tlsFiles)
-					}
-					v[k] = local
-					continue
-				}
-				rewrite(x)
-			}
-		case []any:
-			for _, x := range v {
-				rewrite(x)
-			}
-		}
-	}
-	rewrite(cluster)
-
-	doc := loadYAML(t, "envoy/envoy.yaml")
-	clusters := doc["static_resources"].(map[string]any)["clusters"].([]any)
-	replaced := false
-	for i, c := range clusters {
-		if c.(map[string]any)["name"] == cluster["name"] {
-			clusters[i], replaced = cluster, true
-		}
-	}
-	if !replaced {
-		t.Fatalf("envoy/envoy.yaml has no cluster %v for examples/envoy-mtls.yaml to replace", cluster["name"])
-	}
-	return writeYAML(t, dir, "envoy-mtls.yaml", doc)
-}
-
-// writeTLSFiles writes the files examples/envoy-mtls.yaml names, by base
-// name: a CA (standing for actions-authz's) and Envoy's client certificate
-// and key, which it signs.
-func writeTLSFiles(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	ca := testpki.NewCA(t, "test CA")
-	envoyCert := ca.Issue(t, "envoy", x509.ExtKeyUsageClientAuth)
-	files := map[string]string{}
-	for name, data := range map[string][]byte{
-		"actions-authz-ca.crt": ca.PEM,
-		"envoy.crt":            envoyCert.CertPEM,
-		"envoy.key":            envoyCert.KeyPEM,
-	} {
-		files[name] = filepath.Join(dir, name)
-		if err := os.WriteFile(files[name], data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return files
-}
-
-// kubernetesBootstrap is the envoy.yaml value of the envoy-config ConfigMap.
-func kubernetesBootstrap(t *testing.T, dir string) string {
-	const file = "examples/kubernetes/envoy-configmap.yaml"
-	cm := loadYAML(t, file)
-	data, _ := cm["data"].(map[string]any)
-	boot, ok := data["envoy.yaml"].(string)
-	if cm["kind"] != "ConfigMap" || !ok {
-		t.Fatalf("%s: want a ConfigMap with data envoy.yaml", file)
-	}
-	config := filepath.Join(dir, "envoy.yaml")
-	if err := os.WriteFile(config, []byte(boot), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return config
 }
 
 // Snippet types the README marks with <!-- envoy: TYPE -->.
@@ -420,7 +197,7 @@ func readmeBootstrap(t *testing.T, dir string) string {
 			},
 		},
 	}
-	return writeYAML(t, dir, "readme.yaml", doc)
+	return localstack.WriteYAML(t, dir, "readme.yaml", doc)
 }
 
 func socketAddress(host string, port int) map[string]any {
@@ -455,32 +232,4 @@ func httpConnectionManager(t *testing.T, doc map[string]any) map[string]any {
 	listener := doc["static_resources"].(map[string]any)["listeners"].([]any)[0].(map[string]any)
 	chain := listener["filter_chains"].([]any)[0].(map[string]any)
 	return chain["filters"].([]any)[0].(map[string]any)["typed_config"].(map[string]any)
-}
-
-// loadYAML reads a repository file holding one YAML mapping.
-func loadYAML(t *testing.T, rel string) map[string]any {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(root, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("%s: %v", rel, err)
-	}
-	return doc
-}
-
-// writeYAML writes doc into dir and returns the file's path.
-func writeYAML(t *testing.T, dir, name string, doc map[string]any) string {
-	t.Helper()
-	data, err := yaml.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(fmt.Errorf("%s: %w", name, err))
-	}
-	return p
 }

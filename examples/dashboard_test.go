@@ -1,17 +1,24 @@
-package main
+package examples_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/envoy/localstack"
 	"github.com/actions-authz/actions-authz/metrics"
 )
 
@@ -20,10 +27,10 @@ import (
 var metricName = regexp.MustCompile(`\b(?:actions_authz|process|go)_[a-z0-9_]+\b`)
 
 // TestDashboardQueriesExist: every metric the Grafana dashboard queries is
-// one the binary's registry exports, and the dashboard covers decisions,
-// latency, key age and reloads.
+// one the binary exports, and the dashboard covers decisions, latency, key
+// age and reloads.
 func TestDashboardQueriesExist(t *testing.T) {
-	data, err := os.ReadFile("../../examples/grafana/actions-authz.json")
+	data, err := os.ReadFile("grafana/actions-authz.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,8 +49,13 @@ func TestDashboardQueriesExist(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The registry of the binary, with a series in every family.
-	reg, m, err := newRegistry(metrics.Options{Ready: func() bool { return true }, Version: "test",
+	// What the running binary serves at /metrics (the Go runtime's and the
+	// process's collectors among them), and the actions-authz metrics with
+	// a series in every family: a labelled family has none until its first
+	// observation, which a binary without traffic has not made.
+	exported := servedMetrics(t)
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{Ready: func() bool { return true }, Version: "test",
 		DroppedLogLines: func() uint64 { return 0 }})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +76,6 @@ func TestDashboardQueriesExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exported := make(map[string]bool)
 	for _, mf := range families {
 		exported[mf.GetName()] = true
 		if mf.GetType() == dto.MetricType_HISTOGRAM {
@@ -116,4 +127,56 @@ func TestDashboardQueriesExist(t *testing.T) {
 			t.Errorf("the dashboard does not show %s", must)
 		}
 	}
+}
+
+// servedMetrics runs actions-authz serve and returns the names of the
+// metric families its /metrics serves (with _bucket, _sum and _count for a
+// histogram), before any request. Its issuer serves no keys: the metrics
+// endpoint answers all the same.
+func servedMetrics(t *testing.T) map[string]bool {
+	t.Helper()
+	bin := requireBinary(t)
+	noKeys := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(noKeys.Close)
+	config := filepath.Join(t.TempDir(), "config.yaml")
+	yaml := fmt.Sprintf(`{issuers: [{url: %q}], audiences: [aud], policies: [{name: p, allow: [{repository_owner_id: "1"}]}]}`, noKeys.URL)
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var addrs [2]string
+	for i := range addrs {
+		a, err := localstack.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = a
+	}
+	p, err := localstack.StartServe("actions-authz", bin, config, addrs[0], addrs[1], time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(5 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var body string
+	if err := p.WaitHTTP(ctx, "http://"+addrs[1]+"/metrics", http.StatusOK, func(b string) bool { body = b; return true }); err != nil {
+		t.Fatal(err)
+	}
+	served := make(map[string]bool)
+	for _, line := range strings.Split(body, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 || f[0] != "#" || f[1] != "TYPE" {
+			continue
+		}
+		served[f[2]] = true
+		if f[3] == "histogram" {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				served[f[2]+s] = true
+			}
+		}
+	}
+	if len(served) == 0 {
+		t.Fatalf("no metric families in /metrics:\n%s", body)
+	}
+	return served
 }

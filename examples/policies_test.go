@@ -1,9 +1,12 @@
-package main
+package examples_test
+
+// The actions-authz configurations under examples/ (policies/*.yaml and
+// each */config.yaml), their test files and the workflow that calls them.
 
 import (
-	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,13 +16,16 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/claims/devissuer"
 )
 
-// exampleConfigs are every actions-authz configuration under examples/.
+// exampleConfigs are every actions-authz configuration under examples/,
+// relative to this directory.
 func exampleConfigs(t *testing.T) []string {
 	t.Helper()
 	var files []string
-	for _, pattern := range []string{"../../examples/policies/*.yaml", "../../examples/*/config.yaml"} {
+	for _, pattern := range []string{"policies/*.yaml", "*/config.yaml"} {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
 			t.Fatal(err)
@@ -32,35 +38,50 @@ func exampleConfigs(t *testing.T) []string {
 	return files
 }
 
+// Every example configuration passes actions-authz check, which loads it
+// and prints its warnings: it loads, and has none.
 func TestExampleConfigsPassCheck(t *testing.T) {
 	for _, f := range exampleConfigs(t) {
-		t.Run(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			if err := run(context.Background(), []string{"check", "--config", f}, &stdout, &stderr); err != nil {
-				t.Fatalf("check: %v\n%s", err, stderr.String())
+		t.Run(f, func(t *testing.T) {
+			cfg, err := authz.LoadConfig(f)
+			if err != nil {
+				t.Fatalf("check: %v", err)
 			}
-			if !strings.Contains(stdout.String(), ": ok (") {
-				t.Errorf("check output %q", stdout.String())
+			if len(cfg.Policies) == 0 {
+				t.Error("no policies")
 			}
-			if stderr.Len() > 0 {
-				t.Errorf("check warns about an example: %s", stderr.String())
+			if w := cfg.Warnings(); len(w) > 0 {
+				t.Errorf("check warns about an example: %q", w)
 			}
 		})
 	}
 }
 
+// exampleRequest selects the policy of an exampleCase, as explain's flags
+// do: --policy, or --method (GET by default) and --path (/ by default).
+type exampleRequest struct{ policy, method, path string }
+
 // exampleCase is one token run through an example configuration.
 type exampleCase struct {
-	request []string       // explain flags selecting the policy; default --policy NAME of the only policy
+	request exampleRequest // zero: the only policy, by name
 	claims  map[string]any // devissuer claim overrides
 }
+
+// issuedAt is when the test tokens are minted; they are verified a minute
+// later, as of then.
+var issuedAt = time.Date(2025, 1, 29, 1, 49, 23, 0, time.UTC)
 
 // Each example policy lets in the token its comment describes and keeps
 // out one that differs in what the policy checks. The tokens are signed by a
 // development issuer that takes the example's issuer URL and audience, and
-// explain verifies them with that issuer's key set, so the whole path runs:
-// issuer, audience, signature, lifetime, policy.
+// verified as actions-authz explain verifies them (the configuration's
+// verifier, with that issuer's key set as a file and the clock at the
+// token's lifetime), so the whole path runs: issuer, audience, signature,
+// lifetime, policy.
 func TestExamplePoliciesAllowAndDeny(t *testing.T) {
+	post := func(path string) exampleRequest { return exampleRequest{method: "POST", path: path} }
+	get := func(path string) exampleRequest { return exampleRequest{path: path} }
+	policy := func(name string) exampleRequest { return exampleRequest{policy: name} }
 	tests := map[string]struct {
 		allow []exampleCase
 		deny  []exampleCase
@@ -85,10 +106,10 @@ func TestExamplePoliciesAllowAndDeny(t *testing.T) {
 			},
 		},
 		"policies/protected-environment.yaml": {
-			allow: []exampleCase{{request: []string{"--method", "POST", "--path", "/deploy/app"}, claims: map[string]any{"environment": "production"}}},
+			allow: []exampleCase{{request: post("/deploy/app"), claims: map[string]any{"environment": "production"}}},
 			deny: []exampleCase{
-				{request: []string{"--method", "POST", "--path", "/deploy/app"}},
-				{request: []string{"--method", "POST", "--path", "/deploy/app"}, claims: map[string]any{"environment": "staging"}},
+				{request: post("/deploy/app")},
+				{request: post("/deploy/app"), claims: map[string]any{"environment": "staging"}},
 			},
 		},
 		"policies/reusable-workflow.yaml": {
@@ -128,35 +149,32 @@ func TestExamplePoliciesAllowAndDeny(t *testing.T) {
 		},
 		"compose/config.yaml": {
 			allow: []exampleCase{
-				{request: []string{"--policy", "deploy"}, claims: map[string]any{"environment": "production"}},
-				{request: []string{"--policy", "default"}},
+				{request: policy("deploy"), claims: map[string]any{"environment": "production"}},
+				{request: policy("default")},
 			},
 			deny: []exampleCase{
-				{request: []string{"--policy", "deploy"}},
-				{request: []string{"--policy", "default"}, claims: map[string]any{"repository_owner_id": "999"}},
+				{request: policy("deploy")},
+				{request: policy("default"), claims: map[string]any{"repository_owner_id": "999"}},
 			},
 		},
 		"forward-auth/config.yaml": {
 			allow: []exampleCase{
-				{request: []string{"--method", "POST", "--path", "/deploy/app"}, claims: map[string]any{"repository": "octo-org/infra", "environment": "production"}},
-				{request: []string{"--path", "/hello"}},
+				{request: post("/deploy/app"), claims: map[string]any{"repository": "octo-org/infra", "environment": "production"}},
+				{request: get("/hello")},
 			},
 			deny: []exampleCase{
-				{request: []string{"--method", "POST", "--path", "/deploy/app"}},
-				{request: []string{"--path", "/hello"}, claims: map[string]any{"repository_id": "1"}},
+				{request: post("/deploy/app")},
+				{request: get("/hello"), claims: map[string]any{"repository_id": "1"}},
 			},
 		},
 		"dev/config.yaml": {
-			allow: []exampleCase{{request: []string{"--path", "/hello"}}},
-			deny:  []exampleCase{{request: []string{"--path", "/hello"}, claims: map[string]any{"repository_owner_id": "999"}}},
+			allow: []exampleCase{{request: get("/hello")}},
+			deny:  []exampleCase{{request: get("/hello"), claims: map[string]any{"repository_owner_id": "999"}}},
 		},
 	}
 
 	// Every example has its cases, and every case its example.
-	var found []string
-	for _, f := range exampleConfigs(t) {
-		found = append(found, filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f))
-	}
+	found := exampleConfigs(t)
 	for name := range tests {
 		if !slices.Contains(found, name) {
 			t.Errorf("cases for %s, which does not exist", name)
@@ -168,41 +186,75 @@ func TestExamplePoliciesAllowAndDeny(t *testing.T) {
 		}
 	}
 
-	at := rfc3339(issuedAt.Add(time.Minute))
+	at := issuedAt.Add(time.Minute)
 	for name, tc := range tests {
-		path := filepath.Join("../../examples", name)
-		cfg, err := authz.LoadConfig(path)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if len(cfg.Issuers) != 1 {
-			t.Fatalf("%s: want one issuer, have %d", name, len(cfg.Issuers))
-		}
-		iss := issuerFor(t, cfg.Issuers[0].URL, cfg.AllAudiences()[0])
-		jwks := writeFile(t, t.TempDir(), "jwks.json", string(iss.JWKS()))
-		runCase := func(t *testing.T, c exampleCase, wantAllow bool) {
-			_, tokFile := mintFile(t, iss, c.claims)
-			request := c.request
-			if request == nil {
-				request = []string{"--policy", cfg.Policies[0].Name}
-			}
-			args := append([]string{"explain", "--config", path, "--token-file", tokFile, "--jwks-file", jwks, "--at", at}, request...)
-			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), args, &stdout, &stderr)
-			out := stdout.String()
-			if !strings.Contains(out, "token: valid") {
-				t.Fatalf("the token did not verify against %s:\n%s%s", name, out, stderr.String())
-			}
-			switch {
-			case wantAllow && err != nil:
-				t.Errorf("%v: %v\n%s", c.claims, err, out)
-			case !wantAllow && (err == nil || exitCode(err) != 1):
-				t.Errorf("%v: err = %v, want exit 1\n%s", c.claims, err, out)
-			case !wantAllow && !strings.Contains(out, "decision: deny (no_rule_matched)"):
-				t.Errorf("%v: denied, but not by the policy's rules:\n%s", c.claims, out)
-			}
-		}
 		t.Run(name, func(t *testing.T) {
+			cfg, err := authz.LoadConfig(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.Issuers) != 1 {
+				t.Fatalf("want one issuer, have %d", len(cfg.Issuers))
+			}
+			iss, err := devissuer.New(devissuer.Options{URL: cfg.Issuers[0].URL, Audience: cfg.AllAudiences()[0],
+				Now: func() time.Time { return issuedAt }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The verifier explain --jwks-file --at builds: every issuer's
+			// keys from the file, the clock at the given moment.
+			jwks := filepath.Join(t.TempDir(), "jwks.json")
+			if err := os.WriteFile(jwks, iss.JWKS(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			vc := cfg.VerifierConfig()
+			vc.Issuers = slices.Clone(cfg.Issuers)
+			for i := range vc.Issuers {
+				vc.Issuers[i].JWKSURL, vc.Issuers[i].JWKSFile = "", jwks
+			}
+			vc.Now = func() time.Time { return at }
+			v, err := claims.NewVerifier(vc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := v.Refresh(context.Background(), cfg.Issuers[0].URL); err != nil {
+				t.Fatal(err)
+			}
+			authorizer := authz.NewAuthorizer(v, cfg.Engine())
+
+			runCase := func(t *testing.T, c exampleCase, wantAllow bool) {
+				tok, err := iss.Mint(c.claims)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := v.Verify(context.Background(), tok); err != nil {
+					t.Fatalf("the token did not verify against %s: %v", name, err)
+				}
+				req := authz.Request{Policy: c.request.policy, Method: c.request.method, Path: c.request.path}
+				if c.request == (exampleRequest{}) {
+					req.Policy = cfg.Policies[0].Name
+				}
+				if req.Method == "" {
+					req.Method = "GET"
+				}
+				if req.Path == "" {
+					req.Path = "/"
+				}
+				header := cfg.Engine().TokenHeader()
+				req.Headers = map[string]string{header: tok}
+				if header == "authorization" {
+					req.Headers[header] = "Bearer " + tok
+				}
+				d := authorizer.Authorize(context.Background(), req)
+				switch {
+				case wantAllow && d.Outcome != authz.Allow:
+					t.Errorf("%v: %s (%s: %s), want allow", c.claims, d.Outcome, d.Reason, d.Description)
+				case !wantAllow && d.Outcome == authz.Allow:
+					t.Errorf("%v: allowed, want deny", c.claims)
+				case !wantAllow && (d.Outcome != authz.Deny || d.Reason != authz.ReasonNoRuleMatched):
+					t.Errorf("%v: %s (%s: %s), want deny (no_rule_matched): denied, but not by the policy's rules", c.claims, d.Outcome, d.Reason, d.Description)
+				}
+			}
 			for i, c := range tc.allow {
 				t.Run("allow"+string(rune('0'+i)), func(t *testing.T) { runCase(t, c, true) })
 			}
@@ -213,21 +265,25 @@ func TestExamplePoliciesAllowAndDeny(t *testing.T) {
 	}
 }
 
-// TestExamplePolicyTests runs each test file under examples/policies/tests
-// against the example policy of the same name, as CI would.
+// TestExamplePolicyTests runs actions-authz test over each test file under
+// examples/policies/tests against the example policy of the same name, as
+// CI would.
 func TestExamplePolicyTests(t *testing.T) {
-	files, err := filepath.Glob("../../examples/policies/tests/*.yaml")
+	files, err := filepath.Glob("policies/tests/*.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
 		t.Fatal("no example test files")
 	}
+	bin := requireBinary(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			config := filepath.Join("../../examples/policies", filepath.Base(f))
-			var stdout, stderr bytes.Buffer
-			if err := run(context.Background(), []string{"test", "--config", config, f}, &stdout, &stderr); err != nil {
+			config := filepath.Join("policies", filepath.Base(f))
+			var stdout, stderr strings.Builder
+			cmd := exec.Command(bin, "test", "--config", config, f)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
 				t.Fatalf("test: %v\n%s%s", err, stdout.String(), stderr.String())
 			}
 			if !strings.Contains(stdout.String(), " passed, 0 failed") {
@@ -240,7 +296,7 @@ func TestExamplePolicyTests(t *testing.T) {
 // The workflow example requests a token for an audience the example
 // policies accept, and sends it as a Bearer token.
 func TestExampleWorkflow(t *testing.T) {
-	data, err := os.ReadFile("../../examples/workflow/.github/workflows/call-private-service.yml")
+	data, err := os.ReadFile("workflow/.github/workflows/call-private-service.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +315,7 @@ func TestExampleWorkflow(t *testing.T) {
 	if wf.Permissions["id-token"] != "write" {
 		t.Errorf("permissions.id-token = %q, want write", wf.Permissions["id-token"])
 	}
-	cfg, err := authz.LoadConfig("../../examples/policies/organisation.yaml")
+	cfg, err := authz.LoadConfig("policies/organisation.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
