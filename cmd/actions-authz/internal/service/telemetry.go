@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -29,14 +29,14 @@ const tracingShutdownTimeout = 5 * time.Second
 // newTracerProvider returns the TracerProvider that exports spans as
 // telemetry and the OTEL_* environment variables (read with getenv) ask,
 // or nil when spans are not to be exported: then the front doors do no
-// tracing work at all.
+// tracing work at all. version is the spans' service.version.
 //
 // Spans are exported when telemetry.otlp_endpoint is set, or else when the
 // environment names an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT,
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or OTEL_TRACES_EXPORTER=otlp; never
 // when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none. Unlike the
 // OpenTelemetry SDKs' default, nothing is sent to localhost unasked.
-func newTracerProvider(ctx context.Context, t authz.TelemetryConfig, getenv func(string) string) (*sdktrace.TracerProvider, error) {
+func newTracerProvider(ctx context.Context, t authz.TelemetryConfig, getenv func(string) string, version string) (*sdktrace.TracerProvider, error) {
 	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
 		return nil, nil
 	}
@@ -44,7 +44,7 @@ func newTracerProvider(ctx context.Context, t authz.TelemetryConfig, getenv func
 	if exp == nil || err != nil {
 		return nil, err
 	}
-	res, err := newResource(ctx, t.ServiceName)
+	res, err := newResource(ctx, t.ServiceName, version)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
@@ -100,11 +100,11 @@ func newExporter(ctx context.Context, t authz.TelemetryConfig, getenv func(strin
 // newResource describes the process: service.name (telemetry.service_name,
 // else OTEL_SERVICE_NAME, else actions-authz), service.version, the SDK,
 // and OTEL_RESOURCE_ATTRIBUTES.
-func newResource(ctx context.Context, serviceName string) (*resource.Resource, error) {
+func newResource(ctx context.Context, serviceName, version string) (*resource.Resource, error) {
 	opts := []resource.Option{
 		resource.WithAttributes(
 			attribute.String("service.name", defaultServiceName),
-			attribute.String("service.version", buildVersion()),
+			attribute.String("service.version", version),
 		),
 		resource.WithTelemetrySDK(),
 		resource.WithFromEnv(), // later options win

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 	"github.com/actions-authz/actions-authz/tracing"
 	"github.com/actions-authz/actions-authz/tracing/tracingtest"
 )
@@ -28,15 +29,15 @@ func TestTracesToOTLPReceiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer recv.Stop()
-	is := newIssuer(t)
-	s := startService(t, ownerConfig(is.URL())+`
+	is := servicetest.NewIssuer(t)
+	s := startService(t, servicetest.OwnerConfig(is.URL())+`
 telemetry:
   otlp_endpoint: `+recv.Addr()+`
   insecure: true
   service_name: authz-under-test
-`, opsOptions{})
+`, TestHooks{})
 	s.waitReady()
-	token := is.mint(t, nil)
+	token := is.MustMint(t, nil)
 	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
 			Method: "GET", Host: "svc", Path: "/x", Headers: map[string]string{
@@ -94,10 +95,10 @@ telemetry:
 // TestNoTracingNoTraceID: without telemetry, a traceparent changes
 // nothing: the decision line has no trace_id.
 func TestNoTracingNoTraceID(t *testing.T) {
-	is := newIssuer(t)
-	s := startService(t, ownerConfig(is.URL()), opsOptions{})
+	is := servicetest.NewIssuer(t)
+	s := startService(t, servicetest.OwnerConfig(is.URL()), TestHooks{})
 	s.waitReady()
-	if status, _ := s.check(is.mint(t, nil), ""); status != 200 {
+	if status, _ := s.check(is.MustMint(t, nil), ""); status != 200 {
 		t.Fatalf("status %d", status)
 	}
 	s.stop()
@@ -136,7 +137,7 @@ func TestTracerProviderFromEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tp, err := newTracerProvider(context.Background(), tt.cfg, func(k string) string { return tt.env[k] })
+			tp, err := newTracerProvider(context.Background(), tt.cfg, func(k string) string { return tt.env[k] }, "dev")
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one naming %s", err, tt.wantErr)
