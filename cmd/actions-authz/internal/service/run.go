@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/telemetry"
 	"github.com/actions-authz/actions-authz/forwardauth"
 )
 
@@ -64,7 +65,7 @@ func (s *Service) Run(signalled context.Context) error {
 			"issuer", s.dev.issuer.URL(), "mint", s.dev.issuer.URL()+"/token")
 	}
 	if s.tracer != nil {
-		defer shutdownTracing(s.tracer, logger)
+		defer telemetry.Shutdown(s.tracer, logger)
 	}
 
 	// Keys and reloads: the key fetchers run until ctx is done, SIGHUP is

@@ -10,6 +10,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/telemetry"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/forwardauth"
 	"github.com/actions-authz/actions-authz/metrics"
@@ -29,12 +30,12 @@ func (s *Service) buildServers(tlsCfg *tls.Config, registry *prometheus.Registry
 	authv3.RegisterAuthorizationServer(s.grpcSrv, envoy.NewServer(envoy.Options{
 		Authorizer:     s.authorizer,
 		Observe:        observe,
-		TracerProvider: tracerProvider(s.tracer),
+		TracerProvider: telemetry.Provider(s.tracer),
 	}))
 	s.ready = &readiness{ready: s.keys.Ready, health: s.health, logger: s.logger}
 	s.httpSrv = newHTTPServer(opsHandler(s.ready.notReady, promhttp.HandlerFor(registry, promhttp.HandlerOpts{})))
 	if cfg.Server.ForwardAuthAddr != "" {
 		s.forwardAuth = forwardauth.NewServer(forwardauth.Options{Authorizer: s.authorizer, Observe: observe, Logger: s.logger,
-			TracerProvider: tracerProvider(s.tracer)})
+			TracerProvider: telemetry.Provider(s.tracer)})
 	}
 }

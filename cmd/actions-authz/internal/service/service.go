@@ -21,6 +21,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/telemetry"
 	"github.com/actions-authz/actions-authz/metrics"
 )
 
@@ -112,9 +113,6 @@ func New(cfg *authz.Config, opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Logger returns the one JSON logger of the service.
-func (s *Service) Logger() *slog.Logger { return s.logger }
-
 // build builds everything but the logger, in the order Run used to start
 // them: development issuer, tracing, keys and reloads, TLS, servers.
 func (s *Service) build(level *slog.LevelVar) error {
@@ -127,12 +125,12 @@ func (s *Service) build(level *slog.LevelVar) error {
 		}
 		s.dev, devURL = dev, dev.issuer.URL()
 	}
-	tp, err := newTracerProvider(context.Background(), cfg.Telemetry, os.Getenv, s.opts.Version)
+	tp, err := telemetry.NewTracerProvider(context.Background(), cfg.Telemetry, os.Getenv, s.opts.Version)
 	if err != nil {
 		return err
 	}
 	if tp != nil {
-		logTraceErrors(logger)
+		telemetry.LogErrors(logger)
 		s.tracer = tp
 	}
 	s.keys = &keys{}
@@ -171,7 +169,7 @@ func (s *Service) closeBuilt() {
 		s.dev.lis.Close()
 	}
 	if s.tracer != nil {
-		shutdownTracing(s.tracer, s.logger)
+		telemetry.Shutdown(s.tracer, s.logger)
 	}
 	s.logOut.Close()
 }

@@ -132,14 +132,6 @@ func checkOver(t *testing.T, addr string, clientTLS *tls.Config) error {
 	return err
 }
 
-func pool(pems ...[]byte) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, b := range pems {
-		p.AppendCertsFromPEM(b)
-	}
-	return p
-}
-
 // TestMTLS: Envoy's side, presenting a certificate from the configured
 // client CA, gets answers; a client without a certificate, with one from
 // another CA, with a server-only certificate, or in plain text, is refused.
@@ -159,7 +151,7 @@ func TestMTLS(t *testing.T) {
 	tlsAddr := serveTLS(t, plain.files, &servicetest.SyncBuffer{})
 
 	client := func(certs ...tls.Certificate) *tls.Config {
-		return &tls.Config{RootCAs: pool(serverCA.PEM), ServerName: "localhost", Certificates: certs}
+		return &tls.Config{RootCAs: testpki.Pool(serverCA.PEM), ServerName: "localhost", Certificates: certs}
 	}
 	tests := []struct {
 		name   string
@@ -172,7 +164,7 @@ func TestMTLS(t *testing.T) {
 		{"mTLS: certificate from another CA", mtlsAddr, client(strangerCert), false},
 		{"mTLS: server-only certificate from the client CA", mtlsAddr, client(serverOnlyCert), false},
 		{"mTLS: plain text", mtlsAddr, nil, false},
-		{"mTLS: client that does not trust the server", mtlsAddr, &tls.Config{RootCAs: pool(otherCA.PEM), ServerName: "localhost", Certificates: []tls.Certificate{envoyCert}}, false},
+		{"mTLS: client that does not trust the server", mtlsAddr, &tls.Config{RootCAs: testpki.Pool(otherCA.PEM), ServerName: "localhost", Certificates: []tls.Certificate{envoyCert}}, false},
 		{"TLS: no client certificate", tlsAddr, client(), true},
 		{"TLS: plain text", tlsAddr, nil, false},
 	}
@@ -211,7 +203,7 @@ func TestTLSReload(t *testing.T) {
 	envoyCert := clientCA.Issue(t, "envoy", x509.ExtKeyUsageClientAuth).Pair(t)
 	nextEnvoyCert := nextClientCA.Issue(t, "envoy", x509.ExtKeyUsageClientAuth).Pair(t)
 	client := func(c tls.Certificate) *tls.Config {
-		return &tls.Config{RootCAs: pool(serverCA.PEM), ServerName: "localhost", Certificates: []tls.Certificate{c}}
+		return &tls.Config{RootCAs: testpki.Pool(serverCA.PEM), ServerName: "localhost", Certificates: []tls.Certificate{c}}
 	}
 
 	f := newTLSFiles(t, true)
