@@ -29,15 +29,16 @@ const (
 	defaultWarmup = 15 * time.Second
 )
 
-// reloader owns what a configuration reload replaces: the policy in the
-// Authorizer, the token verifier and its key fetchers, and the log
-// settings. Reloads run one at a time, on SIGHUP and when the
+// reloader puts a changed configuration file in force: it swaps the policy
+// in the Authorizer and, when the issuers change, the verifier in the keys
+// holder, and sets the log settings, all of them built by New and handed
+// over in reloadDeps. Reloads run one at a time, on SIGHUP and when the
 // configuration file changes; a file that does not load leaves everything
 // as it was.
 type reloader struct {
 	reloadDeps
 	path      string
-	overrides Options // command-line overrides, re-applied to every file
+	overrides func(*authz.Config) // the command line's address overrides, applied to every file read
 	debounce  time.Duration
 	warmup    time.Duration
 
@@ -72,7 +73,7 @@ func newReloader(cfg *authz.Config, opts Options, deps reloadDeps) *reloader {
 	r := &reloader{
 		reloadDeps: deps,
 		path:       opts.ConfigPath,
-		overrides:  opts,
+		overrides:  func(cfg *authz.Config) { applyOverrides(cfg, opts) },
 		debounce:   opts.TestHooks.Debounce,
 		warmup:     opts.TestHooks.Warmup,
 		cfg:        cfg,
@@ -136,7 +137,7 @@ func (r *reloader) reload(ctx context.Context, force bool) {
 		r.refuse(fmt.Errorf("%s is invalid:\n%w", r.path, err), hash)
 		return
 	}
-	applyOverrides(cfg, r.overrides)
+	r.overrides(cfg)
 	if err := r.swap(ctx, cfg); err != nil {
 		// A valid file whose new issuers had no keys yet: the next change
 		// event may find them, so the file is not marked as refused.
