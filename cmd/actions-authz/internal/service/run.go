@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/authz"
-	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/telemetry"
 	"github.com/actions-authz/actions-authz/forwardauth"
 )
 
@@ -22,10 +21,7 @@ import (
 // it starts runs on its own context, which ends only after the drain:
 // Checks go on being answered meanwhile.
 func (s *Service) Run(signalled context.Context) error {
-	defer s.logOut.Close()
-	if s.dev != nil {
-		defer s.dev.lis.Close() // when Run returns before serving it
-	}
+	defer s.closeBuilt()
 	cfg, logger := s.cfg, s.logger
 	ctx, cancel := context.WithCancel(context.WithoutCancel(signalled))
 	defer cancel()
@@ -63,9 +59,6 @@ func (s *Service) Run(signalled context.Context) error {
 		defer s.dev.srv.Close()
 		logger.Warn("DEVELOPMENT ISSUER ENABLED: tokens minted by this process are trusted; never use --dev in production",
 			"issuer", s.dev.issuer.URL(), "mint", s.dev.issuer.URL()+"/token")
-	}
-	if s.tracer != nil {
-		defer telemetry.Shutdown(s.tracer, logger)
 	}
 
 	// Keys and reloads: the key fetchers run until ctx is done, SIGHUP is

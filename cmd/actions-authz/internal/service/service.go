@@ -162,8 +162,10 @@ func (s *Service) build(level *slog.LevelVar) error {
 	return nil
 }
 
-// closeBuilt closes what a New that fails has built: the development
-// issuer's listener, the tracer provider and the log writer.
+// closeBuilt closes what New built that outlives the servers: the
+// development issuer's listener (Run may return before serving it), the
+// tracer provider, whose buffered spans it flushes, and the log writer. A
+// New that fails calls it, and Run last of all.
 func (s *Service) closeBuilt() {
 	if s.dev != nil {
 		s.dev.lis.Close()
