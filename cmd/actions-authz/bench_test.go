@@ -18,6 +18,7 @@ import (
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/service"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/metrics"
 )
@@ -143,14 +144,14 @@ policies:
 			b.Run(vf.name+"/"+sk.name, func(b *testing.B) {
 				out, dropped := sk.open(b)
 				level := new(slog.LevelVar)
-				logger := newLogger(out, level)
+				logger := service.NewLogger(out, level)
 				m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
 				if err != nil {
 					b.Fatal(err)
 				}
 				srv := envoy.NewServer(envoy.Options{
 					Authorizer: authz.NewAuthorizer(vf.v, cfg.Engine()),
-					Observe:    observeAll(m.Observe, decisionlog.New(logger, out, sk.which).Observe),
+					Observe:    service.ObserveAll(m.Observe, decisionlog.New(logger, out, sk.which).Observe),
 				})
 				if resp, err := srv.Check(context.Background(), req); err != nil || resp.GetStatus().GetCode() != 0 {
 					b.Fatalf("Check = %v, %v; want OK", resp, err)

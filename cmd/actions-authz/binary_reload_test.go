@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rsa"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,15 +13,17 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
 // TestBinaryReloadsOnSIGHUP: SIGHUP reloads the configuration even when the
 // file did not change (no file event can have caused it), and the reload is
 // counted and logged.
 func TestBinaryReloadsOnSIGHUP(t *testing.T) {
-	is := newIssuer(t)
+	is := servicetest.NewIssuer(t)
 	// No drain: the test stops it as soon as it has reloaded.
-	p := startBinary(t, "server: {drain_delay: 0s}\n"+fmt.Sprintf(policyV1, is.URL()))
+	p := startBinary(t, "server: {drain_delay: 0s}\n"+ownerConfig(is.URL()))
 	p.waitReady(t)
 	metrics := func() string {
 		resp, err := http.Get("http://" + p.httpAddr + "/metrics")
@@ -58,12 +59,12 @@ func TestBinaryReloadsOnSIGHUP(t *testing.T) {
 // once SIGHUP arrives, and the token it signed, allowed and cached before,
 // is refused.
 func TestBinaryRefetchesKeysOnSIGHUP(t *testing.T) {
-	leaked, replacement := newRSAKey(t), newRSAKey(t)
-	is := &staticIssuer{url: "https://token.actions.githubusercontent.com", keys: map[string]*rsa.PrivateKey{"key-1": leaked}}
+	leaked, replacement := servicetest.NewRSAKey(t), servicetest.NewRSAKey(t)
+	is := servicetest.NewStaticIssuer("https://token.actions.githubusercontent.com", "key-1", leaked)
 	p := startBinary(t, fmt.Sprintf(`
 issuers:
   - {url: %q, jwks_url: %q, refresh_interval: 1h}
-`+ownerPolicy, is.url, is.serve(t)))
+`+ownerPolicy, is.URL(), is.Serve(t)))
 	p.waitReady(t)
 	conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -84,14 +85,14 @@ issuers:
 		}
 		return resp.GetStatus().GetCode() == 0
 	}
-	tok := is.sign(t, "key-1", leaked)
+	tok := is.Sign(t, "key-1", leaked)
 	for i := range 2 { // the second Check is answered from the cache
 		if !allowed(tok) {
 			t.Fatalf("Check %d before the rotation: token refused", i+1)
 		}
 	}
 
-	is.setKey("key-1", replacement)
+	is.SetKey("key-1", replacement)
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ issuers:
 			t.Fatalf("the token of the replaced key is still allowed after SIGHUP\n%s", p.logs.String())
 		}
 	}
-	if !allowed(is.sign(t, "key-1", replacement)) {
+	if !allowed(is.Sign(t, "key-1", replacement)) {
 		t.Error("token of the replacement key refused")
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)

@@ -50,23 +50,6 @@ type process struct {
 	logs     *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func startBinary(t *testing.T, config string) *process {
 	t.Helper()
 	return startBinaryEnv(t, config)
@@ -258,15 +241,6 @@ issuers:
 	if elapsed := time.Since(sent); elapsed > 10*time.Second {
 		t.Errorf("shutdown took %v", elapsed)
 	}
-}
-
-// ownerConfig is a configuration that trusts issuerURL and has one policy:
-// every path, for the owner of the development issuer's tokens.
-func ownerConfig(issuerURL string) string {
-	return fmt.Sprintf(`
-issuers:
-  - url: %s
-`+ownerPolicy, issuerURL)
 }
 
 func TestBinaryNotReadyWithoutKeys(t *testing.T) {

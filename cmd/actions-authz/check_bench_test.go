@@ -49,6 +49,7 @@ import (
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/service"
 	"github.com/actions-authz/actions-authz/cmd/internal/loadclient"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/metrics"
@@ -148,7 +149,7 @@ func productServer(b *testing.B, f *benchFixture, cached bool, w io.Writer) *env
 
 // productObserve is what serve observes every decision with: the metrics,
 // and the decision log at the configured level through the same buffered
-// writer, to w. Keep it in step with serve's wiring (startOps).
+// writer, to w. Keep it in step with serve's wiring (service.New).
 func productObserve(tb testing.TB, w io.Writer, cfg *authz.Config) authz.ObserveFunc {
 	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
 	if err != nil {
@@ -157,8 +158,8 @@ func productObserve(tb testing.TB, w io.Writer, cfg *authz.Config) authz.Observe
 	out := decisionlog.NewWriter(w, 0)
 	tb.Cleanup(func() { out.Close() })
 	level := new(slog.LevelVar)
-	level.Set(parseLevel(cfg.Log.Level))
-	return observeAll(m.Observe, decisionlog.New(newLogger(out, level), out, cfg.Log.Decisions).Observe)
+	level.Set(service.ParseLevel(cfg.Log.Level))
+	return service.ObserveAll(m.Observe, decisionlog.New(service.NewLogger(out, level), out, cfg.Log.Decisions).Observe)
 }
 
 // BenchmarkCheck is one Check in process, with the full product path: the

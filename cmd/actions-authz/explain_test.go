@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -41,15 +40,6 @@ func issuerFor(t *testing.T, url, audience string) *devissuer.Issuer {
 	}
 	testIssuers.m[key] = iss
 	return iss
-}
-
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // mintFile mints a token with claims and writes it to a file.

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/actions-authz/actions-authz/internal/fileread"
 )
 
 // healthcheck probes a running actions-authz and exits 0 when it is ready,
@@ -83,6 +85,9 @@ func readyzOK(ctx context.Context, addr string) error {
 	return nil
 }
 
+// maxCAFileBytes bounds the read of --tls-ca, as serve bounds its TLS files.
+const maxCAFileBytes = 1 << 20
+
 // tlsFlags are the healthcheck's TLS settings for the gRPC probe.
 type tlsFlags struct{ ca, cert, key, serverName string }
 
@@ -101,7 +106,7 @@ func (f tlsFlags) credentials(grpcAddr string) (credentials.TransportCredentials
 	if (f.cert == "") != (f.key == "") {
 		return nil, usageError("healthcheck: give both --tls-cert and --tls-key, or neither")
 	}
-	roots, err := readCertPool(f.ca)
+	roots, err := fileread.CertPool(f.ca, maxCAFileBytes)
 	if err != nil {
 		return nil, usageError("healthcheck: --tls-ca: %v", err)
 	}

@@ -5,10 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -36,15 +34,17 @@ func listen(t *testing.T) net.Listener {
 }
 
 func TestHealthcheck(t *testing.T) {
-	// The HTTP ops handler of serve, ready or not.
+	// A /readyz that answers as serve's does, ready or not (the service
+	// package tests serve's; TestBinaryHealthcheck runs the two together).
 	var ready atomic.Bool
 	httpLis := listen(t)
-	httpSrv := &http.Server{Handler: opsHandler(func() string {
-		if ready.Load() {
-			return ""
+	httpSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" || !ready.Load() {
+			http.Error(w, "not ready: waiting for signing keys", http.StatusServiceUnavailable)
+			return
 		}
-		return "waiting for signing keys"
-	}, http.NotFoundHandler())}
+		io.WriteString(w, "ready\n")
+	})}
 	go httpSrv.Serve(httpLis)
 	defer httpSrv.Close()
 
@@ -165,41 +165,4 @@ func exitStatus(err error) int {
 		return ee.ExitCode()
 	}
 	return -1
-}
-
-// TestReadyzPublishesGRPCHealth: once /readyz has answered, the gRPC health
-// service (Envoy's health check) says the same, without waiting for the
-// readiness ticker.
-func TestReadyzPublishesGRPCHealth(t *testing.T) {
-	var ready atomic.Bool
-	hs := health.NewServer()
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	r := &readiness{ready: ready.Load, health: hs, logger: slog.New(slog.DiscardHandler)}
-	h := opsHandler(r.notReady, http.NotFoundHandler())
-	for _, tc := range []struct {
-		ready  bool
-		status int
-		grpc   healthpb.HealthCheckResponse_ServingStatus
-	}{
-		{true, http.StatusOK, healthpb.HealthCheckResponse_SERVING},
-		{false, http.StatusServiceUnavailable, healthpb.HealthCheckResponse_NOT_SERVING},
-		{true, http.StatusOK, healthpb.HealthCheckResponse_SERVING},
-	} {
-		ready.Store(tc.ready)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
-		if rec.Code != tc.status {
-			t.Fatalf("ready %v: /readyz %d, want %d", tc.ready, rec.Code, tc.status)
-		}
-		for _, service := range []string{"", authv3.Authorization_ServiceDesc.ServiceName} {
-			resp, err := hs.Check(context.Background(), &healthpb.HealthCheckRequest{Service: service})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.GetStatus() != tc.grpc {
-				t.Errorf("ready %v, after /readyz answered %d: gRPC health of %q is %v, want %v",
-					tc.ready, rec.Code, service, resp.GetStatus(), tc.grpc)
-			}
-		}
-	}
 }

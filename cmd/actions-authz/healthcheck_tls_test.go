@@ -3,15 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
-	"log/slog"
-	"path/filepath"
 	"testing"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/internal/testpki"
 )
 
@@ -20,25 +20,23 @@ import (
 // them, or with a certificate from another CA.
 func TestHealthcheckMTLS(t *testing.T) {
 	serverCA, clientCA, otherCA := testpki.NewCA(t, "server CA"), testpki.NewCA(t, "envoy CA"), testpki.NewCA(t, "other CA")
-	files := newTLSFiles(t, true)
-	files.writeServer(t, serverCA.Issue(t, "actions-authz", x509.ExtKeyUsageServerAuth))
-	files.write(t, files.files.ClientCAFile, clientCA.PEM)
-	tlsCfg, err := newServerTLS(&files.files, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
+	srvTLS := &tls.Config{
+		Certificates: []tls.Certificate{serverCA.Issue(t, "actions-authz", x509.ExtKeyUsageServerAuth).Pair(t)},
+		ClientCAs:    testpki.Pool(clientCA.PEM),
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS12,
 	}
-	gs := newGRPCServer(tlsCfg, envoy.DecoderOptions{})
+	gs := grpc.NewServer(grpc.Creds(credentials.NewTLS(srvTLS)))
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(gs, hs)
-	addr := serveGRPCOn(t, gs)
+	lis := listen(t)
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	addr := lis.Addr().String()
 
 	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		path := filepath.Join(dir, name)
-		files.write(t, path, data)
-		return path
-	}
+	write := func(name string, data []byte) string { return writeFile(t, dir, name, string(data)) }
 	ca := write("server-ca.PEM", serverCA.PEM)
 	probe := clientCA.Issue(t, "probe", x509.ExtKeyUsageClientAuth)
 	cert, key := write("probe.crt", probe.CertPEM), write("probe.key", probe.KeyPEM)

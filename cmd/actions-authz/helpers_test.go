@@ -1,39 +1,27 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
-	"io"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/service"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
-// ownerPolicy is the audience and policy most tests serve: every path, for
-// the owner of the development issuer's tokens (repository_owner_id
-// 123456). A configuration is its issuers followed by ownerPolicy.
-const ownerPolicy = `audiences: ["https://github.com/octo-org"]
-policies:
-  - name: default
-    match: {path_prefixes: [/]}
-    allow:
-      - repository_owner_id: "123456"
-`
+// What the command's tests share with the service package's, by the names
+// these tests have always used.
 
-// followLog copies the service's log from r into logs, line by line, and
-// sends the listen addresses of its "serving" line on addrs (gRPC, then
-// HTTP), until r ends.
-func followLog(r io.Reader, logs io.Writer, addrs chan<- [2]string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		logs.Write(append(line, '\n'))
-		var rec struct {
-			Msg      string `json:"msg"`
-			GRPCAddr string `json:"grpc_addr"`
-			HTTPAddr string `json:"http_addr"`
-		}
-		if json.Unmarshal(line, &rec) == nil && rec.Msg == "serving" {
-			addrs <- [2]string{rec.GRPCAddr, rec.HTTPAddr}
-		}
-	}
-	io.Copy(io.Discard, r)
-}
+// ownerPolicy is the audience and policy most tests serve (see
+// servicetest.OwnerPolicy).
+const ownerPolicy = servicetest.OwnerPolicy
+
+// grpcKeepaliveMinTime is the shortest ping interval the gRPC server
+// tolerates, which the Envoy examples must respect.
+const grpcKeepaliveMinTime = service.GRPCKeepaliveMinTime
+
+// syncBuffer is a log buffer the test reads while it is written.
+type syncBuffer = servicetest.SyncBuffer
+
+var (
+	followLog   = servicetest.FollowLog
+	ownerConfig = servicetest.OwnerConfig
+	writeFile   = servicetest.WriteFile
+	newRegistry = service.NewRegistry
+)

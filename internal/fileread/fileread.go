@@ -3,6 +3,7 @@
 package fileread
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
@@ -23,4 +24,18 @@ func Limited(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
 	}
 	return data, nil
+}
+
+// CertPool reads the PEM certificates of the file at path, at most limit
+// bytes, into a pool.
+func CertPool(path string, limit int64) (*x509.CertPool, error) {
+	pem, err := Limited(path, limit)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no PEM certificate in %s", path)
+	}
+	return pool, nil
 }

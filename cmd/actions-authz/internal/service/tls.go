@@ -1,8 +1,7 @@
-package main
+package service
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
@@ -124,7 +123,7 @@ func (r *certReloader) load() (*tls.Config, error) {
 		Certificates: []tls.Certificate{pair},
 	}
 	if r.files.ClientCAFile != "" {
-		pool, err := readCertPool(r.files.ClientCAFile)
+		pool, err := fileread.CertPool(r.files.ClientCAFile, maxTLSFileBytes)
 		if err != nil {
 			return nil, fmt.Errorf("client_ca_file: %w", err)
 		}
@@ -132,18 +131,4 @@ func (r *certReloader) load() (*tls.Config, error) {
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
-}
-
-// readCertPool reads the PEM certificates of the file at path, at most
-// maxTLSFileBytes, into a pool.
-func readCertPool(path string) (*x509.CertPool, error) {
-	pem, err := fileread.Limited(path, maxTLSFileBytes)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("no PEM certificate in %s", path)
-	}
-	return pool, nil
 }

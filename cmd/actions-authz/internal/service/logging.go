@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -9,15 +9,15 @@ import (
 	"github.com/actions-authz/actions-authz/authz"
 )
 
-// newLogger returns the one JSON logger of the process. Its level is a
+// NewLogger returns the one JSON logger of the process. Its level is a
 // LevelVar, so that a reload can change it.
-func newLogger(w io.Writer, level *slog.LevelVar) *slog.Logger {
+func NewLogger(w io.Writer, level *slog.LevelVar) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// parseLevel returns the slog level named by log.level (validated at
+// ParseLevel returns the slog level named by log.level (validated at
 // load), or info.
-func parseLevel(level string) slog.Level {
+func ParseLevel(level string) slog.Level {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return slog.LevelInfo
@@ -25,8 +25,8 @@ func parseLevel(level string) slog.Level {
 	return l
 }
 
-// observeAll returns an ObserveFunc that calls each of fns that is not nil.
-func observeAll(fns ...authz.ObserveFunc) authz.ObserveFunc {
+// ObserveAll returns an ObserveFunc that calls each of fns that is not nil.
+func ObserveAll(fns ...authz.ObserveFunc) authz.ObserveFunc {
 	var list []authz.ObserveFunc
 	for _, f := range fns {
 		if f != nil {

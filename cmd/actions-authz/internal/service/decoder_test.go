@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
 // TestServerDecoderSetting: server.decoder reaches the gRPC server. A
@@ -19,7 +21,7 @@ func TestServerDecoderSetting(t *testing.T) {
 		fallbacks float64
 	}{{"fast", 1}, {"protobuf", 0}} {
 		t.Run(tc.decoder, func(t *testing.T) {
-			s := startService(t, "server: {decoder: "+tc.decoder+"}\nissuers: [{url: https://issuer.example}]\n"+ownerPolicy, opsOptions{})
+			s := startService(t, "server: {decoder: "+tc.decoder+"}\nissuers: [{url: https://issuer.example}]\n"+servicetest.OwnerPolicy, TestHooks{})
 			req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 				Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: "/x"}},
 			}}

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/actions-authz/actions-authz/forwardauth"
 )
 
 // listenForwardAuth opens server.forward_auth_addr, or returns a nil
@@ -25,11 +23,10 @@ func listenForwardAuth(addr string) (net.Listener, error) {
 	return lis, nil
 }
 
-// serveForwardAuth runs the HTTP front door on lis until ctx is done, then
-// lets in-flight requests finish within grace. opts.Logger is required. A serve failure goes to errc,
-// unless errc is full because the service is already stopping.
-func serveForwardAuth(ctx context.Context, lis net.Listener, opts forwardauth.Options, grace time.Duration, wg *sync.WaitGroup, errc chan<- error) {
-	srv := forwardauth.NewServer(opts)
+// serveForwardAuth runs the HTTP front door srv on lis until ctx is done,
+// then lets in-flight requests finish within grace. A serve failure goes to
+// errc, unless errc is full because the service is already stopping.
+func serveForwardAuth(ctx context.Context, srv *http.Server, lis net.Listener, grace time.Duration, wg *sync.WaitGroup, errc chan<- error) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -49,6 +46,4 @@ func serveForwardAuth(ctx context.Context, lis net.Listener, opts forwardauth.Op
 			srv.Close()
 		}
 	}()
-	opts.Logger.Info("forward-auth serving", "forward_auth_addr", lis.Addr().String(),
-		"envoy_prefix", forwardauth.EnvoyPrefix, "verify_path", forwardauth.VerifyPath)
 }

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"fmt"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
 // Two versions of one policy, told apart by every allowed answer: v1 allows
@@ -71,12 +73,12 @@ func policyVersion(branch string, status int, resp *authv3.CheckResponse) string
 // client sees the old answers then the new ones, never back; then a broken
 // file is refused and counted, and the new policy keeps answering.
 func TestReloadUnderLoad(t *testing.T) {
-	is := newIssuer(t)
-	s := startService(t, fmt.Sprintf(policyV1, is.URL()), opsOptions{debounce: 50 * time.Millisecond})
+	is := servicetest.NewIssuer(t)
+	s := startService(t, fmt.Sprintf(policyV1, is.URL()), TestHooks{Debounce: 50 * time.Millisecond})
 	s.waitReady()
 	tokens := map[string]string{
-		"main":    is.mint(t, nil),
-		"feature": is.mint(t, map[string]any{"ref": "refs/heads/feature"}),
+		"main":    is.MustMint(t, nil),
+		"feature": is.MustMint(t, map[string]any{"ref": "refs/heads/feature"}),
 	}
 
 	const workers = 4
@@ -185,9 +187,9 @@ func TestReloadUnderLoad(t *testing.T) {
 // them; one whose new issuer has no keys is refused and changes nothing,
 // and is taken when written again once the issuer answers.
 func TestReloadIssuers(t *testing.T) {
-	a, b, down := newIssuer(t), newIssuer(t), newIssuer(t)
-	down.down.Store(true)
-	config := func(audience string, issuers ...*issuer) string {
+	a, b, down := servicetest.NewIssuer(t), servicetest.NewIssuer(t), servicetest.NewIssuer(t)
+	down.Down.Store(true)
+	config := func(audience string, issuers ...*servicetest.Issuer) string {
 		var list strings.Builder
 		for _, is := range issuers {
 			fmt.Fprintf(&list, "  - {url: %q, refresh_interval: 50ms}\n", is.URL())
@@ -203,9 +205,9 @@ policies:
 `, list.String(), audience)
 	}
 	const aud = "https://github.com/octo-org"
-	s := startService(t, config(aud, a), opsOptions{debounce: 20 * time.Millisecond, warmup: 2 * time.Second})
+	s := startService(t, config(aud, a), TestHooks{Debounce: 20 * time.Millisecond, Warmup: 2 * time.Second})
 	s.waitReady()
-	tokA, tokB := a.mint(t, nil), b.mint(t, nil)
+	tokA, tokB := a.MustMint(t, nil), b.MustMint(t, nil)
 	reloads := 0
 	reload := func(config string, result string) {
 		t.Helper()
@@ -231,7 +233,7 @@ policies:
 			}
 		}
 	}
-	keysOf := func(is *issuer) (float64, bool) {
+	keysOf := func(is *servicetest.Issuer) (float64, bool) {
 		m, _ := s.scrape()
 		v, ok := m[fmt.Sprintf("actions_authz_jwks_keys{issuer=%q}", is.URL())]
 		return v, ok
@@ -255,7 +257,7 @@ policies:
 	}
 	// It was refused for want of keys, not for its content: once the issuer
 	// answers, the same file written again is taken.
-	down.down.Store(false)
+	down.Down.Store(false)
 	reload(config(aud, a, b, down), "success")
 	expect("the same file, once its issuer answers", map[string]int{"a": 200, "b": 200})
 	reload(config(aud, a, b), "success")
@@ -266,15 +268,15 @@ policies:
 		t.Error("the removed issuer still has a jwks_keys series")
 	}
 	// Its fetcher is stopped: a refreshes every 50ms while it runs.
-	calls := a.jwksCalls.Load()
+	calls := a.JWKSCalls.Load()
 	time.Sleep(500 * time.Millisecond)
-	if got := a.jwksCalls.Load(); got != calls {
+	if got := a.JWKSCalls.Load(); got != calls {
 		t.Errorf("the removed issuer's keys were fetched %d more times", got-calls)
 	}
 
 	reload(config("https://github.com/another-audience", b), "success")
 	expect("audience changed", map[string]int{"a": 401, "b": 401})
-	tokB2 := b.mint(t, map[string]any{"aud": "https://github.com/another-audience"})
+	tokB2 := b.MustMint(t, map[string]any{"aud": "https://github.com/another-audience"})
 	if got, _ := s.check(tokB2, ""); got != 200 {
 		t.Errorf("token for the new audience: HTTP %d, want 200", got)
 	}
@@ -284,7 +286,7 @@ policies:
 // swapping the ..data symbolic link; the file name the service was given
 // never changes.
 func TestReloadConfigMapSymlinkSwap(t *testing.T) {
-	is := newIssuer(t)
+	is := servicetest.NewIssuer(t)
 	dir := t.TempDir()
 	writeVersion := func(name, config string) {
 		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
@@ -301,9 +303,9 @@ func TestReloadConfigMapSymlinkSwap(t *testing.T) {
 	if err := os.Symlink("..data/config.yaml", filepath.Join(dir, "config.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	s := startServiceAt(t, filepath.Join(dir, "config.yaml"), opsOptions{debounce: 20 * time.Millisecond})
+	s := startServiceAt(t, filepath.Join(dir, "config.yaml"), TestHooks{Debounce: 20 * time.Millisecond})
 	s.waitReady()
-	feature := is.mint(t, map[string]any{"ref": "refs/heads/feature"})
+	feature := is.MustMint(t, map[string]any{"ref": "refs/heads/feature"})
 	if got, _ := s.check(feature, ""); got != 200 {
 		t.Fatalf("v1: HTTP %d, want 200", got)
 	}

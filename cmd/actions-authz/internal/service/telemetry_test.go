@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 	"github.com/actions-authz/actions-authz/tracing"
 	"github.com/actions-authz/actions-authz/tracing/tracingtest"
 )
@@ -28,15 +28,15 @@ func TestTracesToOTLPReceiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer recv.Stop()
-	is := newIssuer(t)
-	s := startService(t, ownerConfig(is.URL())+`
+	is := servicetest.NewIssuer(t)
+	s := startService(t, servicetest.OwnerConfig(is.URL())+`
 telemetry:
   otlp_endpoint: `+recv.Addr()+`
   insecure: true
   service_name: authz-under-test
-`, opsOptions{})
+`, TestHooks{})
 	s.waitReady()
-	token := is.mint(t, nil)
+	token := is.MustMint(t, nil)
 	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
 			Method: "GET", Host: "svc", Path: "/x", Headers: map[string]string{
@@ -94,10 +94,10 @@ telemetry:
 // TestNoTracingNoTraceID: without telemetry, a traceparent changes
 // nothing: the decision line has no trace_id.
 func TestNoTracingNoTraceID(t *testing.T) {
-	is := newIssuer(t)
-	s := startService(t, ownerConfig(is.URL()), opsOptions{})
+	is := servicetest.NewIssuer(t)
+	s := startService(t, servicetest.OwnerConfig(is.URL()), TestHooks{})
 	s.waitReady()
-	if status, _ := s.check(is.mint(t, nil), ""); status != 200 {
+	if status, _ := s.check(is.MustMint(t, nil), ""); status != 200 {
 		t.Fatalf("status %d", status)
 	}
 	s.stop()
@@ -105,55 +105,5 @@ func TestNoTracingNoTraceID(t *testing.T) {
 		if _, ok := line["trace_id"]; ok {
 			t.Errorf("decision line with trace_id: %v", line)
 		}
-	}
-}
-
-// TestTracerProviderFromEnvironment: spans are exported when the
-// configuration or the OTEL_* variables ask, and not otherwise.
-func TestTracerProviderFromEnvironment(t *testing.T) {
-	configured := authz.TelemetryConfig{OTLPEndpoint: "127.0.0.1:4317", Insecure: true}
-	overHTTP := authz.TelemetryConfig{OTLPEndpoint: "127.0.0.1:4318", Protocol: "http", Insecure: true}
-	tests := []struct {
-		name    string
-		cfg     authz.TelemetryConfig
-		env     map[string]string
-		want    bool
-		wantErr string
-	}{
-		{"nothing asks", authz.TelemetryConfig{}, nil, false, ""},
-		{"configured", configured, nil, true, ""},
-		{"configured, over http", overHTTP, nil, true, ""},
-		{"configured, SDK disabled", configured, map[string]string{"OTEL_SDK_DISABLED": "true"}, false, ""},
-		{"endpoint variable", authz.TelemetryConfig{}, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, true, ""},
-		{"traces endpoint variable, grpc", authz.TelemetryConfig{}, map[string]string{
-			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, true, ""},
-		{"exporter otlp", authz.TelemetryConfig{}, map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, true, ""},
-		{"exporter none", authz.TelemetryConfig{}, map[string]string{
-			"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, false, ""},
-		{"exporter zipkin", authz.TelemetryConfig{}, map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, false, "OTEL_TRACES_EXPORTER=zipkin"},
-		{"protocol json", authz.TelemetryConfig{}, map[string]string{
-			"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, false, "OTEL_EXPORTER_OTLP_PROTOCOL=http/json"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tp, err := newTracerProvider(context.Background(), tt.cfg, func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one naming %s", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := tp != nil; got != tt.want {
-				t.Fatalf("exporting %v, want %v", got, tt.want)
-			}
-			if tp != nil {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				defer cancel()
-				tp.Shutdown(ctx)
-			}
-		})
 	}
 }

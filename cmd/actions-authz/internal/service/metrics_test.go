@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"crypto/sha256"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
 const metricsConfig = `
@@ -31,16 +33,16 @@ policies:
 // TestMetricsEndToEnd drives traffic through the gRPC server, scrapes
 // /metrics and finds every metric of issue 4 with the expected counts.
 func TestMetricsEndToEnd(t *testing.T) {
-	is := newIssuer(t)
+	is := servicetest.NewIssuer(t)
 	config := fmt.Sprintf(metricsConfig, is.URL())
-	s := startService(t, config, opsOptions{debounce: 20 * time.Millisecond})
+	s := startService(t, config, TestHooks{Debounce: 20 * time.Millisecond})
 	s.waitReady()
 
-	good := is.mint(t, nil)
-	other := is.mint(t, map[string]any{"repository_owner_id": "999"})
-	feature := is.mint(t, map[string]any{"ref": "refs/heads/feature"})
+	good := is.MustMint(t, nil)
+	other := is.MustMint(t, map[string]any{"repository_owner_id": "999"})
+	feature := is.MustMint(t, map[string]any{"ref": "refs/heads/feature"})
 	now := time.Now()
-	expired := is.mint(t, map[string]any{"iat": now.Add(-30 * time.Minute).Unix(), "exp": now.Add(-20 * time.Minute).Unix()})
+	expired := is.MustMint(t, map[string]any{"iat": now.Add(-30 * time.Minute).Unix(), "exp": now.Add(-20 * time.Minute).Unix()})
 
 	traffic := []struct {
 		token, policy string
@@ -154,7 +156,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 // DESIGN.md, the token's hash and never the token; log.decisions: deny keeps
 // refusals, dry_run allows and shadow disagreements only.
 func TestDecisionLogLines(t *testing.T) {
-	is := newIssuer(t)
+	is := servicetest.NewIssuer(t)
 	config := fmt.Sprintf(metricsConfig, is.URL())
 	tests := []struct {
 		name      string
@@ -167,11 +169,11 @@ func TestDecisionLogLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startService(t, config+"log: {decisions: "+tt.decisions+"}\n", opsOptions{})
+			s := startService(t, config+"log: {decisions: "+tt.decisions+"}\n", TestHooks{})
 			s.waitReady()
-			good := is.mint(t, nil)
-			other := is.mint(t, map[string]any{"repository_owner_id": "999"})
-			feature := is.mint(t, map[string]any{"ref": "refs/heads/feature"})
+			good := is.MustMint(t, nil)
+			other := is.MustMint(t, map[string]any{"repository_owner_id": "999"})
+			feature := is.MustMint(t, map[string]any{"ref": "refs/heads/feature"})
 			s.check(good, "default")
 			s.check(other, "default")
 			s.check(good, "trial")    // a would-be deny that the shadow rules allow: a disagreement

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/claims/claimstest"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
 // TestKeysOutageBeyondMaxStale: when an issuer's key set is down, its tokens
@@ -15,17 +16,17 @@ import (
 // again once the key set is back. Another issuer, with its own max_stale,
 // is not affected.
 func TestKeysOutageBeyondMaxStale(t *testing.T) {
-	a, b := newIssuer(t), newIssuer(t)
+	a, b := servicetest.NewIssuer(t), servicetest.NewIssuer(t)
 	clk := claimstest.NewClock(time.Now())
 	s := startService(t, fmt.Sprintf(`
 issuers:
   - {url: %q, refresh_interval: 50ms, max_stale: 2m}
   - {url: %q, refresh_interval: 50ms}
-`+ownerPolicy, a.URL(), b.URL()), opsOptions{now: clk.Now})
+`+servicetest.OwnerPolicy, a.URL(), b.URL()), TestHooks{Now: clk.Now})
 	s.waitReady()
 	// Tokens live 5 minutes by the issuers' real clock; the service's clock
 	// moves 2.5 minutes at most.
-	tokA, tokB := a.mint(t, nil), b.mint(t, nil)
+	tokA, tokB := a.MustMint(t, nil), b.MustMint(t, nil)
 	failuresOfA := fmt.Sprintf(`actions_authz_jwks_fetches_total{issuer=%q,result="failure"}`, a.URL())
 	ageOfA := fmt.Sprintf(`actions_authz_jwks_key_age_seconds{issuer=%q}`, a.URL())
 
@@ -38,7 +39,7 @@ issuers:
 	}{
 		{"keys fresh", func() {}, 200, 200, 200, 0},
 		{"a's key set down, keys 1m old: within max_stale", func() {
-			a.down.Store(true)
+			a.Down.Store(true)
 			s.waitFor("a failed refresh", func() bool { m, _ := s.scrape(); return m[failuresOfA] >= 1 })
 			clk.Advance(time.Minute)
 		}, 200, 200, 200, 60},
@@ -69,7 +70,7 @@ issuers:
 	}
 
 	// Back: the next refresh brings fresh keys.
-	a.down.Store(false)
+	a.Down.Store(false)
 	s.waitFor("a's token allowed again", func() bool { got, _ := s.check(tokA, ""); return got == 200 })
 	s.waitReady()
 	if got, _ := s.check(tokB, ""); got != 200 {
@@ -81,17 +82,17 @@ issuers:
 // old key leaves the published set, its tokens are refused after the next
 // refresh, and the new key's are still allowed.
 func TestKeysRemovedKIDRefused(t *testing.T) {
-	is := newIssuer(t)
+	is := servicetest.NewIssuer(t)
 	s := startService(t, fmt.Sprintf(`
 issuers:
   - {url: %q, refresh_interval: 50ms}
-`+ownerPolicy, is.URL()), opsOptions{})
+`+servicetest.OwnerPolicy, is.URL()), TestHooks{})
 	s.waitReady()
-	old := is.mint(t, nil)
+	old := is.MustMint(t, nil)
 	if err := is.Rotate(); err != nil {
 		t.Fatal(err)
 	}
-	current := is.mint(t, nil)
+	current := is.MustMint(t, nil)
 	s.waitFor("the rotated-in key", func() bool { got, _ := s.check(current, ""); return got == 200 })
 	if got, _ := s.check(old, ""); got != 200 {
 		t.Fatalf("old key while still published: HTTP %d, want 200", got)

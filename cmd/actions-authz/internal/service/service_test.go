@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,10 +20,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
-// The in-process tests run the whole service (serveWith) on loopback ports
+// The in-process tests run the whole service (New, Run) on loopback ports
 // with a configuration file in a temporary directory, and talk to it as
 // Envoy and Prometheus do: gRPC Checks and HTTP scrapes.
 
@@ -34,12 +34,12 @@ type testService struct {
 	configPath string
 	httpAddr   string
 	client     authv3.AuthorizationClient
-	logs       *syncBuffer
+	logs       *servicetest.SyncBuffer
 	stop       func() error // cancels the service, waits for its last log line and returns its error
 }
 
 // startService writes config to a file and serves it with hooks.
-func startService(t *testing.T, config string, hooks opsOptions) *testService {
+func startService(t *testing.T, config string, hooks TestHooks) *testService {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
@@ -49,15 +49,15 @@ func startService(t *testing.T, config string, hooks opsOptions) *testService {
 }
 
 // startServiceAt serves the configuration file at path with hooks.
-func startServiceAt(t *testing.T, path string, hooks opsOptions) *testService {
+func startServiceAt(t *testing.T, path string, hooks TestHooks) *testService {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	hooks.skipDrain = true
+	hooks.SkipDrain = true
 	pr, pw := io.Pipe()
-	logs := &syncBuffer{}
+	logs := &servicetest.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		err := serveWith(ctx, serveOptions{configPath: path, grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", ops: hooks}, pw)
+		err := serve(ctx, Options{ConfigPath: path, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Version: "dev", LogOutput: pw, TestHooks: hooks})
 		pw.Close()
 		done <- err
 	}()
@@ -65,7 +65,7 @@ func startServiceAt(t *testing.T, path string, hooks opsOptions) *testService {
 	scanned := make(chan struct{}) // every line of the log is in logs
 	go func() {
 		defer close(scanned)
-		followLog(pr, logs, addrs)
+		servicetest.FollowLog(pr, logs, addrs)
 	}()
 	var stopped atomic.Bool
 	s := &testService{t: t, configPath: path, logs: logs}
@@ -93,6 +93,20 @@ func startServiceAt(t *testing.T, path string, hooks opsOptions) *testService {
 		t.Fatalf("service did not start\n%s", logs.String())
 	}
 	return s
+}
+
+// serve loads the configuration file of opts and runs the service until ctx
+// is done, as the serve command does.
+func serve(ctx context.Context, opts Options) error {
+	cfg, err := authz.LoadConfig(opts.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("%s is invalid:\n%w", opts.ConfigPath, err)
+	}
+	s, err := New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
 }
 
 // check sends one Check for GET /x with token (none when ""), naming policy
@@ -224,49 +238,4 @@ func (s *testService) logLines(msg string) []map[string]any {
 		}
 	}
 	return out
-}
-
-// issuer is a development issuer served by httptest on loopback, whose key
-// set endpoint can be taken down.
-type issuer struct {
-	*devissuer.Issuer
-	srv       *httptest.Server
-	down      atomic.Bool
-	jwksCalls atomic.Int64
-}
-
-func newIssuer(t *testing.T) *issuer {
-	t.Helper()
-	is := &issuer{}
-	is.srv = httptest.NewUnstartedServer(nil)
-	var err error
-	is.Issuer, err = devissuer.New(devissuer.Options{URL: "http://" + is.srv.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := is.Handler()
-	is.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/jwks") {
-			is.jwksCalls.Add(1)
-		}
-		if is.down.Load() {
-			http.Error(w, "down", http.StatusBadGateway)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-	is.srv.Start()
-	t.Cleanup(is.srv.Close)
-	return is
-}
-
-// mint returns a token with the given claims over the defaults (a push to
-// main of octo-org/octo-repo, owner ID 123456).
-func (is *issuer) mint(t *testing.T, claims map[string]any) string {
-	t.Helper()
-	tok, err := is.Mint(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }

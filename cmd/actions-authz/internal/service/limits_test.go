@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"bufio"
@@ -102,7 +102,7 @@ func TestGRPCSettings(t *testing.T) {
 }
 
 // TestGRPCKeepaliveEnforcement: a client that pings more often than
-// grpcKeepaliveMinTime is sent GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
+// GRPCKeepaliveMinTime is sent GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
 // and disconnected. The pings here are sent back to back.
 func TestGRPCKeepaliveEnforcement(t *testing.T) {
 	fr, _ := h2conn(t)

@@ -1,4 +1,7 @@
-package main
+// Package telemetry builds the TracerProvider of actions-authz serve from
+// the configuration's telemetry section and the OTEL_* environment
+// variables, and ends it.
+package telemetry
 
 import (
 	"context"
@@ -26,17 +29,17 @@ const defaultServiceName = "actions-authz"
 // the service stops.
 const tracingShutdownTimeout = 5 * time.Second
 
-// newTracerProvider returns the TracerProvider that exports spans as
+// NewTracerProvider returns the TracerProvider that exports spans as
 // telemetry and the OTEL_* environment variables (read with getenv) ask,
 // or nil when spans are not to be exported: then the front doors do no
-// tracing work at all.
+// tracing work at all. version is the spans' service.version.
 //
 // Spans are exported when telemetry.otlp_endpoint is set, or else when the
 // environment names an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT,
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or OTEL_TRACES_EXPORTER=otlp; never
 // when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none. Unlike the
 // OpenTelemetry SDKs' default, nothing is sent to localhost unasked.
-func newTracerProvider(ctx context.Context, t authz.TelemetryConfig, getenv func(string) string) (*sdktrace.TracerProvider, error) {
+func NewTracerProvider(ctx context.Context, t authz.TelemetryConfig, getenv func(string) string, version string) (*sdktrace.TracerProvider, error) {
 	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
 		return nil, nil
 	}
@@ -44,7 +47,7 @@ func newTracerProvider(ctx context.Context, t authz.TelemetryConfig, getenv func
 	if exp == nil || err != nil {
 		return nil, err
 	}
-	res, err := newResource(ctx, t.ServiceName)
+	res, err := newResource(ctx, t.ServiceName, version)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
@@ -100,11 +103,11 @@ func newExporter(ctx context.Context, t authz.TelemetryConfig, getenv func(strin
 // newResource describes the process: service.name (telemetry.service_name,
 // else OTEL_SERVICE_NAME, else actions-authz), service.version, the SDK,
 // and OTEL_RESOURCE_ATTRIBUTES.
-func newResource(ctx context.Context, serviceName string) (*resource.Resource, error) {
+func newResource(ctx context.Context, serviceName, version string) (*resource.Resource, error) {
 	opts := []resource.Option{
 		resource.WithAttributes(
 			attribute.String("service.name", defaultServiceName),
-			attribute.String("service.version", buildVersion()),
+			attribute.String("service.version", version),
 		),
 		resource.WithTelemetrySDK(),
 		resource.WithFromEnv(), // later options win
@@ -115,9 +118,9 @@ func newResource(ctx context.Context, serviceName string) (*resource.Resource, e
 	return resource.New(ctx, opts...)
 }
 
-// shutdownTracing flushes the spans still buffered, within
+// Shutdown flushes the spans still buffered, within
 // tracingShutdownTimeout, and stops the exporter.
-func shutdownTracing(tp *sdktrace.TracerProvider, logger *slog.Logger) {
+func Shutdown(tp *sdktrace.TracerProvider, logger *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownTimeout)
 	defer cancel()
 	if err := tp.Shutdown(ctx); err != nil {
@@ -125,19 +128,19 @@ func shutdownTracing(tp *sdktrace.TracerProvider, logger *slog.Logger) {
 	}
 }
 
-// logTraceErrors sends the errors of the OpenTelemetry SDK (a failed
+// LogErrors sends the errors of the OpenTelemetry SDK (a failed
 // export) to logger rather than to the standard library's log package, whose
 // plain lines would break the JSON log. It sets a global of the otel package:
 // the SDK reports export errors nowhere else.
-func logTraceErrors(logger *slog.Logger) {
+func LogErrors(logger *slog.Logger) {
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
 		logger.Warn("trace export", "error", err)
 	}))
 }
 
-// tracerProvider returns tp as the front doors' Options take it: a nil
+// Provider returns tp as the front doors' Options take it: a nil
 // *TracerProvider must become a nil interface, which means no tracing.
-func tracerProvider(tp *sdktrace.TracerProvider) trace.TracerProvider {
+func Provider(tp *sdktrace.TracerProvider) trace.TracerProvider {
 	if tp == nil {
 		return nil
 	}
