@@ -114,11 +114,12 @@ bench-envoy: build ## Through real Envoy on 127.0.0.1: no authorization, actions
 	$(GO) build -o bin/benchenvoy ./examples/benchenvoy
 	bin/benchenvoy --png $(BENCH_ENVOY_PNG) $(BENCH_ENVOY_FLAGS)
 
-lint: ## Static checks: gofmt, go vet, staticcheck, actionlint on the GitHub workflows
+lint: ## Static checks: gofmt, go vet, staticcheck, actionlint on the GitHub workflows, no built binary committed
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(ACTIONLINT) -shellcheck='$(SHELLCHECK)' -pyflakes= $(WORKFLOWS)
+	@! git ls-files -z | xargs -0 file --mime-type | grep -E ': application/x-(executable|pie-executable|sharedlib|mach-binary)' || { echo 'lint: the files above are built binaries; git rm --cached them'; exit 1; }
 	@! grep -nE '^[[:space:]-]*uses:' $(WORKFLOWS) | grep -vE 'uses: [^ @]+@[0-9a-f]{40} # v[0-9]' || { echo 'workflows: pin every action by commit SHA, with its version in a comment'; exit 1; }
 
 vuln: ## Known vulnerabilities in the code paths we call (needs vuln.go.dev)

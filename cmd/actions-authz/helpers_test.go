@@ -23,5 +23,4 @@ var (
 	followLog   = servicetest.FollowLog
 	ownerConfig = servicetest.OwnerConfig
 	writeFile   = servicetest.WriteFile
-	newRegistry = service.NewRegistry
 )
