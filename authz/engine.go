@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/actions-authz/actions-authz/authz/internal/match"
 	"github.com/actions-authz/actions-authz/authz/internal/urlpath"
 	"github.com/actions-authz/actions-authz/claims"
 )
@@ -48,7 +49,7 @@ type rule struct {
 type condition struct {
 	field claims.Field // FieldInvalid for a claim Claims has no field for
 	name  string       // the claim name, as written
-	m     matcher
+	m     match.Matcher
 	text  string // the value as written, for explain
 }
 
@@ -60,18 +61,18 @@ const maxValues = 16
 // matches, whatever the value (a negation included). A claim with several
 // values (the audiences of aud, a repo_property_* multi-select, an array)
 // matches when any of its values does, and a negation holds when none does
-// (see matchSet).
+// (see match.Set).
 func (k *condition) holds(c *claims.Claims) bool {
 	switch k.field {
 	case claims.FieldInvalid:
 		var buf [maxValues]string
 		vs := c.Extra.Values(k.name, buf[:0])
-		return len(vs) > 0 && matchSet(k.m, vs)
+		return len(vs) > 0 && match.Set(k.m, vs)
 	case claims.FieldAudience:
-		return len(c.Audience) > 0 && matchSet(k.m, c.Audience)
+		return len(c.Audience) > 0 && match.Set(k.m, c.Audience)
 	}
 	v := c.Value(k.field)
-	return v != "" && k.m.match(v)
+	return v != "" && k.m.Match(v)
 }
 
 // failing returns the index of the first condition of r that does not hold
