@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -35,8 +36,8 @@ func (c *compiler) fallThrough(routed []*policy, n *yaml.Node) {
 			if len(a.match.paths) > 0 {
 				on = "a request under " + strings.Join(quoteAll(a.match.paths), ", ")
 			}
-			pn := item(n, a.index)
-			c.warn(lineOf(child(pn, "match"), lineOf(pn, 0)), policyPlace(a.index, a.name)+": match",
+			pn := yamlshape.Item(n, a.index)
+			c.warn(yamlshape.Line(yamlshape.Child(pn, "match"), yamlshape.Line(pn, 0)), policyPlace(a.index, a.name)+": match",
 				on+" with "+strings.Join(what, " or ")+" falls through to "+policyPlace(b.index, b.name)+
 					", whose match is broader (the first policy that matches decides); if "+strconv.Quote(b.name)+
 					" must not decide those, add a policy for the same paths after "+strconv.Quote(a.name)+

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/actions-authz/actions-authz/authz/internal/match"
+	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -36,7 +37,7 @@ func compileValue(v Value, kind match.Options) (match.Matcher, bool, error) {
 		}
 	}
 	if set != 1 {
-		return nil, false, &problem{msg: "a value sets exactly one of a string, a list, regex or not"}
+		return nil, false, &yamlshape.Problem{Msg: "a value sets exactly one of a string, a list, regex or not"}
 	}
 	switch {
 	case v.Exact != nil:
@@ -46,12 +47,12 @@ func compileValue(v Value, kind match.Options) (match.Matcher, bool, error) {
 	case v.Not != nil:
 		m, _, err := compileValue(*v.Not, kind)
 		if err != nil {
-			return nil, false, errors.Join(asErrors(problems("not", err))...)
+			return nil, false, errors.Join(yamlshape.Errors(yamlshape.Problems("not", err))...)
 		}
 		return match.Not(m), false, nil // a negation matches almost every owner
 	}
 	if len(v.AnyOf) == 0 {
-		return nil, false, &problem{msg: "an empty list never matches"}
+		return nil, false, &yamlshape.Problem{Msg: "an empty list never matches"}
 	}
 	ms := make([]match.Matcher, 0, len(v.AnyOf))
 	pins := true
@@ -59,7 +60,7 @@ func compileValue(v Value, kind match.Options) (match.Matcher, bool, error) {
 	for i, it := range v.AnyOf {
 		m, p, err := compileValue(it, kind)
 		if err != nil {
-			errs = append(errs, asErrors(problems(index(i), err))...)
+			errs = append(errs, yamlshape.Errors(yamlshape.Problems(yamlshape.Index(i), err))...)
 			continue
 		}
 		ms = append(ms, m)
