@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/actions-authz/actions-authz/authz/internal/urlpath"
+	"github.com/actions-authz/actions-authz/authz/internal/route"
 	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
 	"go.yaml.in/yaml/v3"
@@ -164,7 +164,7 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 }
 
 // route compiles a match section.
-func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route {
+func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route.Route {
 	line := yamlshape.Line(n, 0)
 	if len(m.Hosts) == 0 && len(m.PathPrefixes) == 0 && len(m.Methods) == 0 {
 		if !c.complete(n) {
@@ -173,37 +173,23 @@ func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route {
 		c.fail(line, place, "empty match: list hosts, path_prefixes or methods, or remove match to select the policy only by name")
 		return nil
 	}
-	rt := &route{}
+	rt := &route.Route{}
 	hosts := yamlshape.Child(n, "hosts")
 	for i, h := range m.Hosts {
-		hp, err := parseHost(h)
-		if err != "" {
-			c.fail(yamlshape.Line(yamlshape.Item(hosts, i), line), place+": hosts"+yamlshape.Index(i), err)
+		hp, err := route.ParseHost(h)
+		if err != nil {
+			c.fail(yamlshape.Line(yamlshape.Item(hosts, i), line), place+": hosts"+yamlshape.Index(i), err.Error())
 			continue
 		}
-		rt.hosts = append(rt.hosts, hp)
+		rt.Hosts = append(rt.Hosts, hp)
 	}
 	paths := yamlshape.Child(n, "path_prefixes")
 	for i, p := range m.PathPrefixes {
-		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
-			c.fail(yamlshape.Line(yamlshape.Item(paths, i), line), place+": path_prefixes"+yamlshape.Index(i),
-				"invalid path prefix "+strconv.Quote(p)+": want a path starting with / and without query")
+		if err := route.CheckPathPrefix(p); err != nil {
+			c.fail(yamlshape.Line(yamlshape.Item(paths, i), line), place+": path_prefixes"+yamlshape.Index(i), err.Error())
 			continue
 		}
-		// Request paths are compared in normal form, so a prefix in
-		// another form would never match, or match what it does not say.
-		switch norm, err := urlpath.Normalize(p); {
-		case err != nil:
-			c.fail(yamlshape.Line(yamlshape.Item(paths, i), line), place+": path_prefixes"+yamlshape.Index(i),
-				"invalid path prefix "+strconv.Quote(p)+": "+strings.TrimPrefix(err.Error(), "the request path ")+
-					", which requests are refused for")
-			continue
-		case norm != p:
-			c.fail(yamlshape.Line(yamlshape.Item(paths, i), line), place+": path_prefixes"+yamlshape.Index(i),
-				"path prefix "+strconv.Quote(p)+" is not in normal form: request paths are compared as "+strconv.Quote(norm)+", write that")
-			continue
-		}
-		rt.paths = append(rt.paths, p)
+		rt.Paths = append(rt.Paths, p)
 	}
 	methods := yamlshape.Child(n, "methods")
 	for i, meth := range m.Methods {
@@ -211,29 +197,7 @@ func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route {
 			c.fail(yamlshape.Line(yamlshape.Item(methods, i), line), place+": methods"+yamlshape.Index(i), "invalid method "+strconv.Quote(meth))
 			continue
 		}
-		rt.methods = append(rt.methods, strings.ToUpper(meth))
+		rt.Methods = append(rt.Methods, strings.ToUpper(meth))
 	}
 	return rt
-}
-
-// parseHost parses a match.hosts entry: "example.com", "example.com:8443",
-// "*.example.com", "[::1]:9000".
-func parseHost(s string) (hostPattern, string) {
-	if s == "" || strings.ContainsAny(s, "/ @") {
-		return hostPattern{}, "invalid host " + strconv.Quote(s) + ": want a host name, optionally with :port, not a URL"
-	}
-	host, port := splitHostPort(strings.ToLower(s))
-	if port != "" {
-		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return hostPattern{}, "invalid port in host " + strconv.Quote(s)
-		}
-	}
-	hp := hostPattern{host: host, port: port}
-	if rest, ok := strings.CutPrefix(host, "*."); ok {
-		hp.host, hp.wildcard = "."+rest, true
-	}
-	if hp.host == "" || hp.host == "." || strings.Contains(hp.host, "*") {
-		return hostPattern{}, "invalid host " + strconv.Quote(s) + `: a wildcard is only allowed as a leading "*." ("*.example.com")`
-	}
-	return hp, ""
 }

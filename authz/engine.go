@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/actions-authz/actions-authz/authz/internal/match"
+	"github.com/actions-authz/actions-authz/authz/internal/route"
 	"github.com/actions-authz/actions-authz/authz/internal/urlpath"
 	"github.com/actions-authz/actions-authz/claims"
 )
@@ -33,7 +34,7 @@ type upstreamHeader struct {
 type policy struct {
 	index     int
 	name      string
-	match     *route // nil: selected only by name
+	match     *route.Route // nil: selected only by name
 	audiences []string
 	dryRun    bool
 	rules     []rule
@@ -108,94 +109,6 @@ func (p *policy) acceptsAudience(aud []string) bool {
 	return false
 }
 
-// route is a compiled match section.
-type route struct {
-	hosts   []hostPattern
-	paths   []string // each in urlpath's normal form
-	methods []string // upper-case
-}
-
-// hostPattern is one match.hosts entry.
-type hostPattern struct {
-	host     string // lower-case; for a wildcard, the suffix with its dot: ".example.com"
-	port     string // "" matches any port, and no port
-	wildcard bool
-}
-
-func (h *hostPattern) matches(host, port string) bool {
-	if h.port != "" && port != h.port {
-		return false
-	}
-	if h.wildcard {
-		return len(host) > len(h.host) && strings.EqualFold(host[len(host)-len(h.host):], h.host)
-	}
-	return strings.EqualFold(host, h.host)
-}
-
-// matches reports whether every attribute the route lists matches r. The
-// path is compared last, in its normal form (see target), and only when the
-// method and host match; a path with no normal form matches nothing and its
-// error is returned, so that the request is refused rather than passed on to
-// the next policy.
-func (rt *route) matches(r *Request, t *target) (bool, error) {
-	if len(rt.methods) > 0 && !slices.ContainsFunc(rt.methods, func(m string) bool { return strings.EqualFold(m, r.Method) }) {
-		return false, nil
-	}
-	if len(rt.hosts) > 0 {
-		host, port := splitHostPort(r.Host)
-		if !slices.ContainsFunc(rt.hosts, func(h hostPattern) bool { return h.matches(host, port) }) {
-			return false, nil
-		}
-	}
-	if len(rt.paths) > 0 {
-		path, err := t.path()
-		if err != nil {
-			return false, err
-		}
-		if !slices.ContainsFunc(rt.paths, func(p string) bool { return strings.HasPrefix(path, p) }) {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-// target is the request path of one request, normalised at most once and
-// only when a path prefix must be compared with it.
-type target struct {
-	raw  string
-	done bool
-	norm string
-	err  error
-}
-
-// path returns the normal form of the request path (urlpath.Normalize), or
-// why it has none.
-func (t *target) path() (string, error) {
-	if !t.done {
-		t.norm, t.err = urlpath.Normalize(t.raw)
-		t.done = true
-	}
-	return t.norm, t.err
-}
-
-// splitHostPort splits a Host or :authority value ("example.com:8443",
-// "[::1]:9000", "example.com.") into host and port without allocating. A
-// trailing dot on the host is dropped.
-func splitHostPort(hp string) (host, port string) {
-	host = hp
-	if strings.HasPrefix(hp, "[") {
-		if end := strings.IndexByte(hp, ']'); end > 0 {
-			host = hp[1:end]
-			if rest := hp[end+1:]; strings.HasPrefix(rest, ":") {
-				port = rest[1:]
-			}
-		}
-	} else if i := strings.LastIndexByte(hp, ':'); i >= 0 && strings.IndexByte(hp, ':') == i {
-		host, port = hp[:i], hp[i+1:]
-	}
-	return strings.TrimSuffix(host, "."), port
-}
-
 // Request is what a front door knows about the HTTP request being
 // authorized.
 type Request struct {
@@ -257,9 +170,9 @@ func (e *Engine) route(r *Request) (*policy, Reason, error) {
 		}
 		return nil, ReasonUnknownPolicy, nil
 	}
-	t := target{raw: r.Path}
+	path := route.NewPath(r.Path)
 	for _, p := range e.routed {
-		ok, err := p.match.matches(r, &t)
+		ok, err := p.match.Matches(r.Method, r.Host, &path)
 		if err != nil {
 			return nil, ReasonInvalidPath, err
 		}
