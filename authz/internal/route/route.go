@@ -170,31 +170,27 @@ func (rt *Route) Covers(o *Route) bool {
 
 // CoversMethods reports whether rt takes every method that o takes.
 func (rt *Route) CoversMethods(o *Route) bool {
-	if len(rt.Methods) == 0 {
-		return true
-	}
-	if len(o.Methods) == 0 {
-		return false
-	}
-	for _, m := range o.Methods {
-		if !slices.Contains(rt.Methods, m) {
-			return false
-		}
-	}
-	return true
+	return coversAll(rt.Methods, o.Methods, func(m, om string) bool { return m == om })
 }
 
 // CoversHosts reports whether every host pattern of o is covered by one of
 // rt's.
 func (rt *Route) CoversHosts(o *Route) bool {
-	if len(rt.Hosts) == 0 {
+	return coversAll(rt.Hosts, o.Hosts, func(h, oh Host) bool { return h.covers(oh) })
+}
+
+// coversAll reports whether list, one attribute of a route, takes every
+// value that other, the same attribute of another route, takes: an empty
+// list takes any value, and is taken only by an empty list.
+func coversAll[T any](list, other []T, covers func(l, o T) bool) bool {
+	if len(list) == 0 {
 		return true
 	}
-	if len(o.Hosts) == 0 {
+	if len(other) == 0 {
 		return false
 	}
-	for _, h := range o.Hosts {
-		if !slices.ContainsFunc(rt.Hosts, func(l Host) bool { return l.covers(h) }) {
+	for _, o := range other {
+		if !slices.ContainsFunc(list, func(l T) bool { return covers(l, o) }) {
 			return false
 		}
 	}
