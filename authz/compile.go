@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/actions-authz/actions-authz/authz/internal/httpsyntax"
 	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
 )
@@ -148,7 +149,7 @@ func (c *compiler) audiences(list []string, n *yaml.Node, place string) {
 }
 
 func (c *compiler) token(t *TokenConfig, n *yaml.Node) {
-	if !isHeaderName(t.Header) {
+	if !httpsyntax.IsToken(t.Header) {
 		c.fail(yamlshape.Line(yamlshape.Child(n, "header"), yamlshape.Line(n, 0)), "token: header", "invalid header name "+strconv.Quote(t.Header))
 	}
 }
@@ -197,28 +198,10 @@ func (c *compiler) telemetry(t *TelemetryConfig, n *yaml.Node) {
 	}
 }
 
-// isHeaderName reports whether s is a valid HTTP header name (an RFC 9110
-// token); pseudo-headers such as ":path" are not.
-func isHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(b)) {
-			return false
-		}
-	}
-	return true
-}
-
 func (c *compiler) upstream(e *Engine, u *UpstreamConfig, n *yaml.Node) {
 	line := yamlshape.Line(n, 0)
 	e.prefix = u.HeaderPrefix
-	if !isHeaderName(u.HeaderPrefix) {
+	if !httpsyntax.IsToken(u.HeaderPrefix) {
 		c.fail(yamlshape.Line(yamlshape.Child(n, "header_prefix"), line), "upstream: header_prefix", "invalid header name prefix "+strconv.Quote(u.HeaderPrefix))
 	}
 	claimsNode := yamlshape.Child(n, "claims")

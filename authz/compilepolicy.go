@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/actions-authz/actions-authz/authz/internal/httpsyntax"
 	"github.com/actions-authz/actions-authz/authz/internal/route"
 	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
@@ -193,7 +194,7 @@ func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route.Rout
 	}
 	methods := yamlshape.Child(n, "methods")
 	for i, meth := range m.Methods {
-		if !isHeaderName(meth) {
+		if !httpsyntax.IsToken(meth) {
 			c.fail(yamlshape.Line(yamlshape.Item(methods, i), line), place+": methods"+yamlshape.Index(i), "invalid method "+strconv.Quote(meth))
 			continue
 		}

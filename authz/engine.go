@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/actions-authz/actions-authz/authz/internal/httpsyntax"
 	"github.com/actions-authz/actions-authz/authz/internal/match"
 	"github.com/actions-authz/actions-authz/authz/internal/route"
 	"github.com/actions-authz/actions-authz/authz/internal/urlpath"
@@ -231,12 +232,13 @@ func (e *Engine) decide(p *policy, c *claims.Claims, headers map[string]string) 
 	return d
 }
 
-// headers returns the identity headers to set, their values as headerValue
-// writes them, and the request headers to remove on an allowed request.
+// headers returns the identity headers to set, their values as
+// httpsyntax.HeaderValue writes them, and the request headers to remove on
+// an allowed request.
 func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []string) {
 	set := make([]Header, len(e.upstream))
 	for i, u := range e.upstream {
-		set[i] = Header{Name: u.name, Value: headerValue(u.value(c))}
+		set[i] = Header{Name: u.name, Value: httpsyntax.HeaderValue(u.value(c))}
 	}
 	// Counted first, so that remove is allocated once at its size.
 	n := 0
