@@ -109,25 +109,9 @@ func (c *compiler) field(path string, fe *claims.FieldError) {
 	if path == "" {
 		path = fe.Path
 	}
-	n, line, place := c.root, 0, ""
-	for _, seg := range strings.Split(path, ".") {
-		key, i := seg, -1
-		if k, rest, ok := strings.Cut(seg, "["); ok {
-			key = k
-			i, _ = strconv.Atoi(strings.TrimSuffix(rest, "]"))
-		}
-		place = yamlshape.At(place, seg)
-		parent := n
-		if n = yamlshape.Child(n, key); n != nil && i >= 0 {
-			n = yamlshape.Item(n, i)
-		}
-		if n == nil {
-			if !c.complete(parent) {
-				return
-			}
-			break
-		}
-		line = n.Line
+	line, place, missingFrom := yamlshape.Find(c.root, path)
+	if missingFrom != nil && !c.complete(missingFrom) {
+		return
 	}
 	c.fail(line, place, fe.Msg)
 }

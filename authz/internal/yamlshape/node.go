@@ -2,6 +2,7 @@ package yamlshape
 
 import (
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -51,6 +52,31 @@ func Line(n *yaml.Node, fallback int) int {
 		return fallback
 	}
 	return n.Line
+}
+
+// Find follows path, keys and indexes from n ("token.max_bytes",
+// "issuers[0].url"), and returns the line of the last node found (0 when
+// none is) and the place of path up to the first segment that is missing,
+// if one is; missingFrom is the node it is missing from, or nil when the
+// whole path is there.
+func Find(n *yaml.Node, path string) (line int, place string, missingFrom *yaml.Node) {
+	for _, seg := range strings.Split(path, ".") {
+		key, i := seg, -1
+		if k, rest, ok := strings.Cut(seg, "["); ok {
+			key = k
+			i, _ = strconv.Atoi(strings.TrimSuffix(rest, "]"))
+		}
+		place = At(place, seg)
+		parent := n
+		if n = Child(n, key); n != nil && i >= 0 {
+			n = Item(n, i)
+		}
+		if n == nil {
+			return line, place, parent
+		}
+		line = n.Line
+	}
+	return line, place, nil
 }
 
 // CheckExpansion refuses a document in which an alias contains itself, or

@@ -163,3 +163,24 @@ vals: [null]
 		t.Error("unknown keys are not cut")
 	}
 }
+
+func TestFind(t *testing.T) {
+	root := parse(t, "token:\n  max_bytes: 1\nissuers:\n  - url: x\n  - {}\n")
+	tests := []struct {
+		path, place string
+		line        int
+		missing     bool
+	}{
+		{"token.max_bytes", "token: max_bytes", 2, false},
+		{"issuers[0].url", "issuers[0]: url", 4, false},
+		{"issuers[1].url", "issuers[1]: url", 5, true},
+		{"issuers[2].url", "issuers[2]", 0, true},
+		{"cache.max_entries", "cache", 0, true},
+	}
+	for _, tt := range tests {
+		line, place, from := Find(root, tt.path)
+		if line != tt.line || place != tt.place || (from != nil) != tt.missing {
+			t.Errorf("Find(%q) = %d, %q, %v; want %d, %q, missing %v", tt.path, line, place, from, tt.line, tt.place, tt.missing)
+		}
+	}
+}
