@@ -167,9 +167,9 @@ vals: [null]
 func TestFind(t *testing.T) {
 	root := parse(t, "token:\n  max_bytes: 1\nissuers:\n  - url: x\n  - {}\n")
 	tests := []struct {
-		path, place string
-		line        int
-		missing     bool
+		path, place   string
+		line          int
+		missingFromIt bool
 	}{
 		{"token.max_bytes", "token: max_bytes", 2, false},
 		{"issuers[0].url", "issuers[0]: url", 4, false},
@@ -179,8 +179,8 @@ func TestFind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		line, place, from := Find(root, tt.path)
-		if line != tt.line || place != tt.place || (from != nil) != tt.missing {
-			t.Errorf("Find(%q) = %d, %q, %v; want %d, %q, missing %v", tt.path, line, place, from, tt.line, tt.place, tt.missing)
+		if line != tt.line || place != tt.place || (from != nil) != tt.missingFromIt {
+			t.Errorf("Find(%q) = %d, %q, %v; want %d, %q, missing %v", tt.path, line, place, from, tt.line, tt.place, tt.missingFromIt)
 		}
 	}
 }
