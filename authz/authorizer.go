@@ -118,7 +118,10 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
 		hash TokenHash
 	)
 	tr := ContextTrace(ctx)
-	vctx := tr.verifyStart(ctx)
+	if tr == nil {
+		tr = &noTrace
+	}
+	vctx := traceStart(ctx, tr.VerifyStart)
 	if st.summing != nil {
 		var sum [32]byte
 		c, sum, err = st.summing.VerifySum(vctx, raw)
@@ -127,15 +130,15 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
 		hash = HashToken(raw)
 		c, err = st.verifier.Verify(vctx, raw)
 	}
-	tr.verifyDone(vctx, err)
+	traceDone(vctx, tr.VerifyDone, err)
 	if err != nil || c == nil {
 		d := verifyFailure(err, p)
 		d.TokenHash = hash
 		return d
 	}
-	ectx := tr.evaluateStart(ctx)
+	ectx := traceStart(ctx, tr.EvaluateStart)
 	d := e.decide(p, c, r.Headers)
-	tr.evaluateDone(ectx, d)
+	traceDone(ectx, tr.EvaluateDone, d)
 	d.TokenHash = hash
 	return d
 }

@@ -88,7 +88,7 @@ func TestNameCase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := m.match(tt.token); got != tt.want {
+			if got := m.Match(tt.token); got != tt.want {
 				t.Errorf("%s %s against %q = %v, want %v", tt.claim, tt.value, tt.token, got, tt.want)
 			}
 		})

@@ -8,6 +8,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/actions-authz/actions-authz/authz/internal/httpsyntax"
+	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -18,40 +20,40 @@ type compiler struct {
 	root    *yaml.Node
 	patched map[*yaml.Node]bool // nodes the shape check repaired, see complete
 
-	problems []*problem
+	problems []*yamlshape.Problem
 	warnings []string
 }
 
 // complete reports whether mapping n is as written: the shape check cut no
 // misspelt key out of it. A missing required key is only reported in a
 // complete mapping; otherwise it is most likely the misspelt one.
-func (c *compiler) complete(n *yaml.Node) bool { return !c.patched[deref(n)] }
+func (c *compiler) complete(n *yaml.Node) bool { return !c.patched[yamlshape.Deref(n)] }
 
 func (c *compiler) fail(line int, place, msg string) {
-	c.problems = append(c.problems, &problem{line: line, place: place, msg: msg})
+	c.problems = append(c.problems, &yamlshape.Problem{Line: line, Place: place, Msg: msg})
 }
 
 func (c *compiler) warn(line int, place, msg string) {
-	c.warnings = append(c.warnings, (&problem{line: line, place: place, msg: msg}).Error())
+	c.warnings = append(c.warnings, (&yamlshape.Problem{Line: line, Place: place, Msg: msg}).Error())
 }
 
 // compile validates cfg and returns its Engine; the Engine is only
 // meaningful when no problem was recorded.
 func (c *compiler) compile(cfg *Config) *Engine {
-	c.server(&cfg.Server, child(c.root, "server"))
+	c.server(&cfg.Server, yamlshape.Child(c.root, "server"))
 	c.verifier(cfg)
-	c.token(&cfg.Token, child(c.root, "token"))
-	c.cache(&cfg.Cache, child(c.root, "cache"))
-	c.log(&cfg.Log, child(c.root, "log"))
-	c.telemetry(&cfg.Telemetry, child(c.root, "telemetry"))
+	c.token(&cfg.Token, yamlshape.Child(c.root, "token"))
+	c.cache(&cfg.Cache, yamlshape.Child(c.root, "cache"))
+	c.log(&cfg.Log, yamlshape.Child(c.root, "log"))
+	c.telemetry(&cfg.Telemetry, yamlshape.Child(c.root, "telemetry"))
 	e := &Engine{tokenHeader: cfg.Token.Header, removeToken: *cfg.Upstream.RemoveToken}
-	c.upstream(e, &cfg.Upstream, child(c.root, "upstream"))
-	c.policies(e, cfg, child(c.root, "policies"))
+	c.upstream(e, &cfg.Upstream, yamlshape.Child(c.root, "upstream"))
+	c.policies(e, cfg, yamlshape.Child(c.root, "policies"))
 	return e
 }
 
 func (c *compiler) server(s *ServerConfig, n *yaml.Node) {
-	line := lineOf(n, 0)
+	line := yamlshape.Line(n, 0)
 	for _, a := range []struct{ key, addr string }{
 		{"grpc_addr", s.GRPCAddr}, {"http_addr", s.HTTPAddr}, {"forward_auth_addr", s.ForwardAuthAddr},
 	} {
@@ -59,22 +61,22 @@ func (c *compiler) server(s *ServerConfig, n *yaml.Node) {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
-			c.fail(lineOf(child(n, a.key), line), "server: "+a.key, "invalid address "+strconv.Quote(a.addr)+": want host:port or :port")
+			c.fail(yamlshape.Line(yamlshape.Child(n, a.key), line), "server: "+a.key, "invalid address "+strconv.Quote(a.addr)+": want host:port or :port")
 		}
 	}
 	if s.ShutdownGrace < 0 {
-		c.fail(lineOf(child(n, "shutdown_grace"), line), "server: shutdown_grace", "must not be negative")
+		c.fail(yamlshape.Line(yamlshape.Child(n, "shutdown_grace"), line), "server: shutdown_grace", "must not be negative")
 	}
 	if s.DrainDelay != nil && *s.DrainDelay < 0 {
-		c.fail(lineOf(child(n, "drain_delay"), line), "server: drain_delay", "must not be negative")
+		c.fail(yamlshape.Line(yamlshape.Child(n, "drain_delay"), line), "server: drain_delay", "must not be negative")
 	}
 	if t := s.TLS; t != nil && (t.CertFile == "" || t.KeyFile == "") {
-		c.fail(lineOf(child(n, "tls"), line), "server: tls", "cert_file and key_file are both required")
+		c.fail(yamlshape.Line(yamlshape.Child(n, "tls"), line), "server: tls", "cert_file and key_file are both required")
 	}
 	switch s.Decoder {
 	case "", "fast", "protobuf":
 	default:
-		c.fail(lineOf(child(n, "decoder"), line), "server: decoder", "invalid decoder "+strconv.Quote(s.Decoder)+": want fast or protobuf")
+		c.fail(yamlshape.Line(yamlshape.Child(n, "decoder"), line), "server: decoder", "invalid decoder "+strconv.Quote(s.Decoder)+": want fast or protobuf")
 	}
 }
 
@@ -91,7 +93,7 @@ func (c *compiler) verifier(cfg *Config) {
 	}
 	for i, is := range cfg.Issuers {
 		if strings.HasSuffix(is.URL, "/") && claims.CheckIssuerURL(is.URL) == nil {
-			c.warn(lineOf(child(item(child(c.root, "issuers"), i), "url"), 0), "issuers"+index(i)+": url",
+			c.warn(yamlshape.Line(yamlshape.Child(yamlshape.Item(yamlshape.Child(c.root, "issuers"), i), "url"), 0), "issuers"+yamlshape.Index(i)+": url",
 				"ends with \"/\": the issuer is matched exactly and GitHub's has no trailing slash")
 		}
 	}
@@ -107,25 +109,9 @@ func (c *compiler) field(path string, fe *claims.FieldError) {
 	if path == "" {
 		path = fe.Path
 	}
-	n, line, place := c.root, 0, ""
-	for _, seg := range strings.Split(path, ".") {
-		key, i := seg, -1
-		if k, rest, ok := strings.Cut(seg, "["); ok {
-			key = k
-			i, _ = strconv.Atoi(strings.TrimSuffix(rest, "]"))
-		}
-		place = at(place, seg)
-		parent := n
-		if n = child(n, key); n != nil && i >= 0 {
-			n = item(n, i)
-		}
-		if n == nil {
-			if !c.complete(parent) {
-				return
-			}
-			break
-		}
-		line = n.Line
+	line, place, missingFrom := yamlshape.Find(c.root, path)
+	if missingFrom != nil && !c.complete(missingFrom) {
+		return
 	}
 	c.fail(line, place, fe.Msg)
 }
@@ -135,26 +121,26 @@ func (c *compiler) field(path string, fe *claims.FieldError) {
 func (c *compiler) audiences(list []string, n *yaml.Node, place string) {
 	if len(list) == 0 {
 		if list != nil && n != nil {
-			c.fail(lineOf(n, 0), place, "empty list; remove the key to use the global audiences")
+			c.fail(yamlshape.Line(n, 0), place, "empty list; remove the key to use the global audiences")
 		}
 		return
 	}
 	for i, a := range list {
 		if a == "" {
-			c.fail(lineOf(item(n, i), lineOf(n, 0)), place+index(i), "empty audience")
+			c.fail(yamlshape.Line(yamlshape.Item(n, i), yamlshape.Line(n, 0)), place+yamlshape.Index(i), "empty audience")
 		}
 	}
 }
 
 func (c *compiler) token(t *TokenConfig, n *yaml.Node) {
-	if !isHeaderName(t.Header) {
-		c.fail(lineOf(child(n, "header"), lineOf(n, 0)), "token: header", "invalid header name "+strconv.Quote(t.Header))
+	if !httpsyntax.IsToken(t.Header) {
+		c.fail(yamlshape.Line(yamlshape.Child(n, "header"), yamlshape.Line(n, 0)), "token: header", "invalid header name "+strconv.Quote(t.Header))
 	}
 }
 
 func (c *compiler) cache(cc *CacheConfig, n *yaml.Node) {
 	if cc.MaxEntries < 0 {
-		c.fail(lineOf(child(n, "max_entries"), lineOf(n, 0)), "cache: max_entries", "must not be negative")
+		c.fail(yamlshape.Line(yamlshape.Child(n, "max_entries"), yamlshape.Line(n, 0)), "cache: max_entries", "must not be negative")
 	}
 }
 
@@ -162,86 +148,68 @@ func (c *compiler) log(l *LogConfig, n *yaml.Node) {
 	switch l.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		c.fail(lineOf(child(n, "level"), lineOf(n, 0)), "log: level", "invalid level "+strconv.Quote(l.Level)+": want debug, info, warn or error")
+		c.fail(yamlshape.Line(yamlshape.Child(n, "level"), yamlshape.Line(n, 0)), "log: level", "invalid level "+strconv.Quote(l.Level)+": want debug, info, warn or error")
 	}
 	switch l.Decisions {
 	case "all", "deny", "none":
 	default:
-		c.fail(lineOf(child(n, "decisions"), lineOf(n, 0)), "log: decisions", "invalid value "+strconv.Quote(l.Decisions)+": want all, deny or none")
+		c.fail(yamlshape.Line(yamlshape.Child(n, "decisions"), yamlshape.Line(n, 0)), "log: decisions", "invalid value "+strconv.Quote(l.Decisions)+": want all, deny or none")
 	}
 }
 
 func (c *compiler) telemetry(t *TelemetryConfig, n *yaml.Node) {
-	line := lineOf(n, 0)
+	line := yamlshape.Line(n, 0)
 	if t.OTLPEndpoint != "" {
 		if host, port, err := net.SplitHostPort(t.OTLPEndpoint); err != nil || host == "" || port == "" {
-			c.fail(lineOf(child(n, "otlp_endpoint"), line), "telemetry: otlp_endpoint",
+			c.fail(yamlshape.Line(yamlshape.Child(n, "otlp_endpoint"), line), "telemetry: otlp_endpoint",
 				"invalid address "+strconv.Quote(t.OTLPEndpoint)+": want host:port")
 		}
 	}
 	switch t.Protocol {
 	case "", "grpc", "http":
 	default:
-		c.fail(lineOf(child(n, "protocol"), line), "telemetry: protocol", "invalid protocol "+strconv.Quote(t.Protocol)+": want grpc or http")
+		c.fail(yamlshape.Line(yamlshape.Child(n, "protocol"), line), "telemetry: protocol", "invalid protocol "+strconv.Quote(t.Protocol)+": want grpc or http")
 	}
 	if t.OTLPEndpoint == "" {
 		for _, k := range []string{"protocol", "insecure"} {
-			if child(n, k) != nil {
-				c.fail(lineOf(child(n, k), line), "telemetry: "+k, "applies only with otlp_endpoint")
+			if yamlshape.Child(n, k) != nil {
+				c.fail(yamlshape.Line(yamlshape.Child(n, k), line), "telemetry: "+k, "applies only with otlp_endpoint")
 			}
 		}
 	}
 	if r := t.SampleRatio; r != nil && !(*r >= 0 && *r <= 1) {
-		c.fail(lineOf(child(n, "sample_ratio"), line), "telemetry: sample_ratio", "must be from 0 to 1")
+		c.fail(yamlshape.Line(yamlshape.Child(n, "sample_ratio"), line), "telemetry: sample_ratio", "must be from 0 to 1")
 	}
-}
-
-// isHeaderName reports whether s is a valid HTTP header name (an RFC 9110
-// token); pseudo-headers such as ":path" are not.
-func isHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(b)) {
-			return false
-		}
-	}
-	return true
 }
 
 func (c *compiler) upstream(e *Engine, u *UpstreamConfig, n *yaml.Node) {
-	line := lineOf(n, 0)
+	line := yamlshape.Line(n, 0)
 	e.prefix = u.HeaderPrefix
-	if !isHeaderName(u.HeaderPrefix) {
-		c.fail(lineOf(child(n, "header_prefix"), line), "upstream: header_prefix", "invalid header name prefix "+strconv.Quote(u.HeaderPrefix))
+	if !httpsyntax.IsToken(u.HeaderPrefix) {
+		c.fail(yamlshape.Line(yamlshape.Child(n, "header_prefix"), line), "upstream: header_prefix", "invalid header name prefix "+strconv.Quote(u.HeaderPrefix))
 	}
-	claimsNode := child(n, "claims")
+	claimsNode := yamlshape.Child(n, "claims")
 	e.setNames = make(map[string]struct{}, len(u.Claims))
 	for i, name := range u.Claims {
-		place := "upstream: claims" + index(i)
+		place := "upstream: claims" + yamlshape.Index(i)
 		f, ok := claims.LookupField(name)
 		if !ok && !strings.HasPrefix(name, claims.PropertyPrefix) {
-			c.fail(lineOf(item(claimsNode, i), line), place, unknownClaim(name))
+			c.fail(yamlshape.Line(yamlshape.Item(claimsNode, i), line), place, unknownClaim(name))
 			continue
 		}
 		if msg := c.otherClaim(name); !ok && msg != "" {
-			c.fail(lineOf(item(claimsNode, i), line), place, msg)
+			c.fail(yamlshape.Line(yamlshape.Item(claimsNode, i), line), place, msg)
 			continue
 		}
 		h := strings.ToLower(u.HeaderPrefix + strings.ReplaceAll(name, "_", "-"))
 		if _, dup := e.setNames[h]; dup {
-			c.fail(lineOf(item(claimsNode, i), line), place, "claim "+strconv.Quote(name)+" is listed twice")
+			c.fail(yamlshape.Line(yamlshape.Item(claimsNode, i), line), place, "claim "+strconv.Quote(name)+" is listed twice")
 			continue
 		}
 		e.setNames[h] = struct{}{}
 		e.upstream = append(e.upstream, upstreamHeader{name: h, field: f, claim: name})
 	}
-	tokenLine := lineOf(child(child(c.root, "token"), "header"), line)
+	tokenLine := yamlshape.Line(yamlshape.Child(yamlshape.Child(c.root, "token"), "header"), line)
 	switch {
 	case hasKey(e.setNames, e.tokenHeader):
 		c.fail(tokenLine, "token: header", strconv.Quote(e.tokenHeader)+" is also an upstream identity header")

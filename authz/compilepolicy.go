@@ -4,7 +4,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/actions-authz/actions-authz/authz/internal/urlpath"
+	"github.com/actions-authz/actions-authz/authz/internal/httpsyntax"
+	"github.com/actions-authz/actions-authz/authz/internal/route"
+	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
 	"go.yaml.in/yaml/v3"
 )
@@ -14,13 +16,13 @@ func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
 		if !c.complete(c.root) {
 			return
 		}
-		c.fail(lineOf(n, 0), "policies", "no policies: every request would be denied")
+		c.fail(yamlshape.Line(n, 0), "policies", "no policies: every request would be denied")
 		return
 	}
 	e.byName = make(map[string]*policy, len(cfg.Policies))
 	for i := range cfg.Policies {
 		pc := &cfg.Policies[i]
-		pn := item(n, i)
+		pn := yamlshape.Item(n, i)
 		place := policyPlace(i, pc.Name)
 		p := c.policy(i, pc, pn, place, cfg.Audiences)
 		e.policies = append(e.policies, p)
@@ -28,8 +30,8 @@ func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
 			continue
 		}
 		if first, dup := e.byName[pc.Name]; dup {
-			c.fail(lineOf(child(pn, "name"), lineOf(pn, 0)), place+": name",
-				"duplicate policy name "+strconv.Quote(pc.Name)+" (also policies"+index(first.index)+")")
+			c.fail(yamlshape.Line(yamlshape.Child(pn, "name"), yamlshape.Line(pn, 0)), place+": name",
+				"duplicate policy name "+strconv.Quote(pc.Name)+" (also policies"+yamlshape.Index(first.index)+")")
 			continue
 		}
 		e.byName[pc.Name] = p
@@ -41,7 +43,7 @@ func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
 }
 
 func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, global []string) *policy {
-	line := lineOf(n, 0)
+	line := yamlshape.Line(n, 0)
 	p := &policy{
 		index:     i,
 		name:      pc.Name,
@@ -53,10 +55,10 @@ func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, g
 		c.fail(line, place+": name", "empty policy name: every policy needs one")
 	}
 	if pc.Match != nil {
-		p.match = c.route(pc.Match, child(n, "match"), place+": match")
+		p.match = c.route(pc.Match, yamlshape.Child(n, "match"), place+": match")
 	}
 	if pc.Audiences != nil {
-		c.audiences(pc.Audiences, child(n, "audiences"), place+": audiences")
+		c.audiences(pc.Audiences, yamlshape.Child(n, "audiences"), place+": audiences")
 		if len(pc.Audiences) > 0 {
 			p.audiences = pc.Audiences
 		}
@@ -65,34 +67,34 @@ func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, g
 	case "":
 	case "dry_run":
 		p.dryRun = true
-		c.warn(lineOf(child(n, "mode"), line), place+": mode", "dry_run: requests that no rule allows are allowed anyway, and only logged")
+		c.warn(yamlshape.Line(yamlshape.Child(n, "mode"), line), place+": mode", "dry_run: requests that no rule allows are allowed anyway, and only logged")
 	default:
-		c.fail(lineOf(child(n, "mode"), line), place+": mode", "invalid mode "+strconv.Quote(pc.Mode)+`: want dry_run, or no mode to enforce`)
+		c.fail(yamlshape.Line(yamlshape.Child(n, "mode"), line), place+": mode", "invalid mode "+strconv.Quote(pc.Mode)+`: want dry_run, or no mode to enforce`)
 	}
 	if pc.AllowAnyRepository {
-		c.warn(lineOf(child(n, "allow_any_repository"), line), place,
+		c.warn(yamlshape.Line(yamlshape.Child(n, "allow_any_repository"), line), place,
 			"allow_any_repository: true: its rules need not pin the repository owner, so a workflow in any repository on GitHub may be allowed")
 	}
-	allow := child(n, "allow")
+	allow := yamlshape.Child(n, "allow")
 	if len(pc.Allow) == 0 && c.complete(n) {
-		c.fail(lineOf(allow, line), place+": allow", "empty allow: the policy would deny every request")
+		c.fail(yamlshape.Line(allow, line), place+": allow", "empty allow: the policy would deny every request")
 	}
 	for j := range pc.Allow {
-		rn := item(allow, j)
+		rn := yamlshape.Item(allow, j)
 		if c.patched[rn] {
 			p.rules = append(p.rules, rule{})
 			continue
 		}
-		p.rules = append(p.rules, c.rule(&pc.Allow[j], lineOf(rn, line), at(place, "allow"+index(j)), pc.AllowAnyRepository))
+		p.rules = append(p.rules, c.rule(&pc.Allow[j], yamlshape.Line(rn, line), yamlshape.At(place, "allow"+yamlshape.Index(j)), pc.AllowAnyRepository))
 	}
 	// Shadow rules are compiled and checked exactly as allow rules: a team
 	// trying a stricter list must write a list it could enforce.
-	shadow := child(n, "shadow")
+	shadow := yamlshape.Child(n, "shadow")
 	if pc.Shadow != nil && len(pc.Shadow) == 0 {
-		c.fail(lineOf(shadow, line), place+": shadow", "empty shadow: remove the key, or list the rules to evaluate beside allow")
+		c.fail(yamlshape.Line(shadow, line), place+": shadow", "empty shadow: remove the key, or list the rules to evaluate beside allow")
 	}
 	for j := range pc.Shadow {
-		p.shadow = append(p.shadow, c.rule(&pc.Shadow[j], lineOf(item(shadow, j), line), at(place, "shadow"+index(j)), pc.AllowAnyRepository))
+		p.shadow = append(p.shadow, c.rule(&pc.Shadow[j], yamlshape.Line(yamlshape.Item(shadow, j), line), yamlshape.At(place, "shadow"+yamlshape.Index(j)), pc.AllowAnyRepository))
 	}
 	return p
 }
@@ -115,13 +117,13 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 		f, ok := claims.LookupField(cc.Claim)
 		if !ok {
 			if msg := c.otherClaim(cc.Claim); msg != "" {
-				c.fail(cline, at(place, cc.Claim), msg)
+				c.fail(cline, yamlshape.At(place, cc.Claim), msg)
 				broken = true
 				continue
 			}
 			if !strings.HasPrefix(cc.Claim, claims.PropertyPrefix) {
 				unknown = append(unknown, strconv.Quote(cc.Claim))
-				c.warn(cline, at(place, cc.Claim), "unknown claim "+strconv.Quote(cc.Claim)+
+				c.warn(cline, yamlshape.At(place, cc.Claim), "unknown claim "+strconv.Quote(cc.Claim)+
 					": not one GitHub documents, so a misspelt name makes a rule that never matches (known: "+
 					strings.Join(claims.Names(), ", ")+", repo_property_<name>)")
 			}
@@ -129,8 +131,8 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 		}
 		m, pins, err := compileValue(cc.Value, rulesOf(f))
 		if err != nil {
-			for _, p := range problems(at(place, cc.Claim), err) {
-				p.line = cline
+			for _, p := range yamlshape.Problems(yamlshape.At(place, cc.Claim), err) {
+				p.Line = cline
 				c.problems = append(c.problems, p)
 			}
 			broken = true
@@ -163,8 +165,8 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 }
 
 // route compiles a match section.
-func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route {
-	line := lineOf(n, 0)
+func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route.Route {
+	line := yamlshape.Line(n, 0)
 	if len(m.Hosts) == 0 && len(m.PathPrefixes) == 0 && len(m.Methods) == 0 {
 		if !c.complete(n) {
 			return nil
@@ -172,67 +174,31 @@ func (c *compiler) route(m *MatchConfig, n *yaml.Node, place string) *route {
 		c.fail(line, place, "empty match: list hosts, path_prefixes or methods, or remove match to select the policy only by name")
 		return nil
 	}
-	rt := &route{}
-	hosts := child(n, "hosts")
+	rt := &route.Route{}
+	hosts := yamlshape.Child(n, "hosts")
 	for i, h := range m.Hosts {
-		hp, err := parseHost(h)
-		if err != "" {
-			c.fail(lineOf(item(hosts, i), line), place+": hosts"+index(i), err)
+		hp, err := route.ParseHost(h)
+		if err != nil {
+			c.fail(yamlshape.Line(yamlshape.Item(hosts, i), line), place+": hosts"+yamlshape.Index(i), err.Error())
 			continue
 		}
-		rt.hosts = append(rt.hosts, hp)
+		rt.Hosts = append(rt.Hosts, hp)
 	}
-	paths := child(n, "path_prefixes")
+	paths := yamlshape.Child(n, "path_prefixes")
 	for i, p := range m.PathPrefixes {
-		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#") {
-			c.fail(lineOf(item(paths, i), line), place+": path_prefixes"+index(i),
-				"invalid path prefix "+strconv.Quote(p)+": want a path starting with / and without query")
+		if err := route.CheckPathPrefix(p); err != nil {
+			c.fail(yamlshape.Line(yamlshape.Item(paths, i), line), place+": path_prefixes"+yamlshape.Index(i), err.Error())
 			continue
 		}
-		// Request paths are compared in normal form, so a prefix in
-		// another form would never match, or match what it does not say.
-		switch norm, err := urlpath.Normalize(p); {
-		case err != nil:
-			c.fail(lineOf(item(paths, i), line), place+": path_prefixes"+index(i),
-				"invalid path prefix "+strconv.Quote(p)+": "+strings.TrimPrefix(err.Error(), "the request path ")+
-					", which requests are refused for")
-			continue
-		case norm != p:
-			c.fail(lineOf(item(paths, i), line), place+": path_prefixes"+index(i),
-				"path prefix "+strconv.Quote(p)+" is not in normal form: request paths are compared as "+strconv.Quote(norm)+", write that")
-			continue
-		}
-		rt.paths = append(rt.paths, p)
+		rt.Paths = append(rt.Paths, p)
 	}
-	methods := child(n, "methods")
+	methods := yamlshape.Child(n, "methods")
 	for i, meth := range m.Methods {
-		if !isHeaderName(meth) {
-			c.fail(lineOf(item(methods, i), line), place+": methods"+index(i), "invalid method "+strconv.Quote(meth))
+		if !httpsyntax.IsToken(meth) {
+			c.fail(yamlshape.Line(yamlshape.Item(methods, i), line), place+": methods"+yamlshape.Index(i), "invalid method "+strconv.Quote(meth))
 			continue
 		}
-		rt.methods = append(rt.methods, strings.ToUpper(meth))
+		rt.Methods = append(rt.Methods, strings.ToUpper(meth))
 	}
 	return rt
-}
-
-// parseHost parses a match.hosts entry: "example.com", "example.com:8443",
-// "*.example.com", "[::1]:9000".
-func parseHost(s string) (hostPattern, string) {
-	if s == "" || strings.ContainsAny(s, "/ @") {
-		return hostPattern{}, "invalid host " + strconv.Quote(s) + ": want a host name, optionally with :port, not a URL"
-	}
-	host, port := splitHostPort(strings.ToLower(s))
-	if port != "" {
-		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return hostPattern{}, "invalid port in host " + strconv.Quote(s)
-		}
-	}
-	hp := hostPattern{host: host, port: port}
-	if rest, ok := strings.CutPrefix(host, "*."); ok {
-		hp.host, hp.wildcard = "."+rest, true
-	}
-	if hp.host == "" || hp.host == "." || strings.Contains(hp.host, "*") {
-		return hostPattern{}, "invalid host " + strconv.Quote(s) + `: a wildcard is only allowed as a leading "*." ("*.example.com")`
-	}
-	return hp, ""
 }

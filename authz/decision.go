@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/actions-authz/actions-authz/authz/internal/httpsyntax"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -222,27 +223,10 @@ func (d *Decision) WWWAuthenticate() string {
 	b.WriteString(`"`)
 	if d.Description != "" {
 		b.WriteString(`, error_description="`)
-		writeQuoted(&b, d.Description)
+		httpsyntax.WriteQuoted(&b, d.Description)
 		b.WriteString(`"`)
 	}
 	return b.String()
-}
-
-// writeQuoted writes s as the inside of an HTTP quoted-string: quotes and
-// backslashes are escaped, control characters (which would end the header)
-// become spaces.
-func writeQuoted(b *strings.Builder, s string) {
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(r)
-		}
-	}
 }
 
 // ErrorCode returns the OAuth-style error code of a refusal, as the JSON

@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/actions-authz/actions-authz/authz/internal/httpsyntax"
+	"github.com/actions-authz/actions-authz/authz/internal/match"
+	"github.com/actions-authz/actions-authz/authz/internal/route"
 	"github.com/actions-authz/actions-authz/authz/internal/urlpath"
 	"github.com/actions-authz/actions-authz/claims"
 )
@@ -32,7 +35,7 @@ type upstreamHeader struct {
 type policy struct {
 	index     int
 	name      string
-	match     *route // nil: selected only by name
+	match     *route.Route // nil: selected only by name
 	audiences []string
 	dryRun    bool
 	rules     []rule
@@ -48,7 +51,7 @@ type rule struct {
 type condition struct {
 	field claims.Field // FieldInvalid for a claim Claims has no field for
 	name  string       // the claim name, as written
-	m     matcher
+	m     match.Matcher
 	text  string // the value as written, for explain
 }
 
@@ -60,18 +63,18 @@ const maxValues = 16
 // matches, whatever the value (a negation included). A claim with several
 // values (the audiences of aud, a repo_property_* multi-select, an array)
 // matches when any of its values does, and a negation holds when none does
-// (see matchSet).
+// (see match.Set).
 func (k *condition) holds(c *claims.Claims) bool {
 	switch k.field {
 	case claims.FieldInvalid:
 		var buf [maxValues]string
 		vs := c.Extra.Values(k.name, buf[:0])
-		return len(vs) > 0 && matchSet(k.m, vs)
+		return len(vs) > 0 && match.Set(k.m, vs)
 	case claims.FieldAudience:
-		return len(c.Audience) > 0 && matchSet(k.m, c.Audience)
+		return len(c.Audience) > 0 && match.Set(k.m, c.Audience)
 	}
 	v := c.Value(k.field)
-	return v != "" && k.m.match(v)
+	return v != "" && k.m.Match(v)
 }
 
 // failing returns the index of the first condition of r that does not hold
@@ -105,94 +108,6 @@ func (p *policy) acceptsAudience(aud []string) bool {
 		}
 	}
 	return false
-}
-
-// route is a compiled match section.
-type route struct {
-	hosts   []hostPattern
-	paths   []string // each in urlpath's normal form
-	methods []string // upper-case
-}
-
-// hostPattern is one match.hosts entry.
-type hostPattern struct {
-	host     string // lower-case; for a wildcard, the suffix with its dot: ".example.com"
-	port     string // "" matches any port, and no port
-	wildcard bool
-}
-
-func (h *hostPattern) matches(host, port string) bool {
-	if h.port != "" && port != h.port {
-		return false
-	}
-	if h.wildcard {
-		return len(host) > len(h.host) && strings.EqualFold(host[len(host)-len(h.host):], h.host)
-	}
-	return strings.EqualFold(host, h.host)
-}
-
-// matches reports whether every attribute the route lists matches r. The
-// path is compared last, in its normal form (see target), and only when the
-// method and host match; a path with no normal form matches nothing and its
-// error is returned, so that the request is refused rather than passed on to
-// the next policy.
-func (rt *route) matches(r *Request, t *target) (bool, error) {
-	if len(rt.methods) > 0 && !slices.ContainsFunc(rt.methods, func(m string) bool { return strings.EqualFold(m, r.Method) }) {
-		return false, nil
-	}
-	if len(rt.hosts) > 0 {
-		host, port := splitHostPort(r.Host)
-		if !slices.ContainsFunc(rt.hosts, func(h hostPattern) bool { return h.matches(host, port) }) {
-			return false, nil
-		}
-	}
-	if len(rt.paths) > 0 {
-		path, err := t.path()
-		if err != nil {
-			return false, err
-		}
-		if !slices.ContainsFunc(rt.paths, func(p string) bool { return strings.HasPrefix(path, p) }) {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-// target is the request path of one request, normalised at most once and
-// only when a path prefix must be compared with it.
-type target struct {
-	raw  string
-	done bool
-	norm string
-	err  error
-}
-
-// path returns the normal form of the request path (urlpath.Normalize), or
-// why it has none.
-func (t *target) path() (string, error) {
-	if !t.done {
-		t.norm, t.err = urlpath.Normalize(t.raw)
-		t.done = true
-	}
-	return t.norm, t.err
-}
-
-// splitHostPort splits a Host or :authority value ("example.com:8443",
-// "[::1]:9000", "example.com.") into host and port without allocating. A
-// trailing dot on the host is dropped.
-func splitHostPort(hp string) (host, port string) {
-	host = hp
-	if strings.HasPrefix(hp, "[") {
-		if end := strings.IndexByte(hp, ']'); end > 0 {
-			host = hp[1:end]
-			if rest := hp[end+1:]; strings.HasPrefix(rest, ":") {
-				port = rest[1:]
-			}
-		}
-	} else if i := strings.LastIndexByte(hp, ':'); i >= 0 && strings.IndexByte(hp, ':') == i {
-		host, port = hp[:i], hp[i+1:]
-	}
-	return strings.TrimSuffix(host, "."), port
 }
 
 // Request is what a front door knows about the HTTP request being
@@ -256,9 +171,9 @@ func (e *Engine) route(r *Request) (*policy, Reason, error) {
 		}
 		return nil, ReasonUnknownPolicy, nil
 	}
-	t := target{raw: r.Path}
+	path := route.NewPath(r.Path)
 	for _, p := range e.routed {
-		ok, err := p.match.matches(r, &t)
+		ok, err := p.match.Matches(r.Method, r.Host, &path)
 		if err != nil {
 			return nil, ReasonInvalidPath, err
 		}
@@ -317,12 +232,13 @@ func (e *Engine) decide(p *policy, c *claims.Claims, headers map[string]string) 
 	return d
 }
 
-// headers returns the identity headers to set, their values as headerValue
-// writes them, and the request headers to remove on an allowed request.
+// headers returns the identity headers to set, their values as
+// httpsyntax.HeaderValue writes them, and the request headers to remove on
+// an allowed request.
 func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []string) {
 	set := make([]Header, len(e.upstream))
 	for i, u := range e.upstream {
-		set[i] = Header{Name: u.name, Value: headerValue(u.value(c))}
+		set[i] = Header{Name: u.name, Value: httpsyntax.HeaderValue(u.value(c))}
 	}
 	// Counted first, so that remove is allocated once at its size.
 	n := 0

@@ -255,24 +255,6 @@ func TestDecideHeaders(t *testing.T) {
 	}
 }
 
-func TestSplitHostPort(t *testing.T) {
-	tests := []struct{ in, host, port string }{
-		{"example.com", "example.com", ""},
-		{"example.com:8443", "example.com", "8443"},
-		{"example.com.", "example.com", ""},
-		{"[::1]:9000", "::1", "9000"},
-		{"[::1]", "::1", ""},
-		{"::1", "::1", ""},
-		{"", "", ""},
-	}
-	for _, tt := range tests {
-		host, port := splitHostPort(tt.in)
-		if host != tt.host || port != tt.port {
-			t.Errorf("splitHostPort(%q) = %q, %q; want %q, %q", tt.in, host, port, tt.host, tt.port)
-		}
-	}
-}
-
 func TestPolicies(t *testing.T) {
 	e := loadEngine(t, "valid.yaml")
 	if diff := cmp.Diff([]string{"deploy", "artifacts", "audit", "by-name-only"}, e.Policies()); diff != "" {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -69,7 +70,7 @@ func (e *Engine) Explain(in Input) Explanation {
 	case in.Policy != "":
 		x.Selection = "policy " + strconv.Quote(p.name) + " named by the route (context_extensions policy)"
 	default:
-		x.Selection = "policy " + strconv.Quote(p.name) + " (policies" + index(p.index) + ") is the first whose match matches " + describeRequest(&in.Request)
+		x.Selection = "policy " + strconv.Quote(p.name) + " (policies" + yamlshape.Index(p.index) + ") is the first whose match matches " + describeRequest(&in.Request)
 	}
 	x.Audiences = p.audiences
 	if in.Claims == nil {

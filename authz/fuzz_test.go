@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/actions-authz/actions-authz/authz/internal/match"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -85,11 +86,11 @@ func FuzzPattern(f *testing.F) {
 		if isRegex {
 			v = Value{Regex: &pattern}
 		}
-		m, _, err := compileValue(v, claimRules{pin: pinRepo})
+		m, _, err := compileValue(v, match.Options{Pin: match.PinRepo})
 		if err != nil {
 			return
 		}
-		got := m.match(value)
+		got := m.Match(value)
 		if isRegex || len(pattern) > 64 || len(value) > 256 {
 			return // globMatch is quadratic; keep it to small inputs
 		}

@@ -39,28 +39,21 @@ func ContextTrace(ctx context.Context) *Trace {
 	return t
 }
 
-func (t *Trace) verifyStart(ctx context.Context) context.Context {
-	if t == nil || t.VerifyStart == nil {
+// noTrace stands for the Trace of a context that has none.
+var noTrace Trace
+
+// traceStart calls hook, a VerifyStart or EvaluateStart, when it is set, and
+// returns the context it returns; without a hook, ctx.
+func traceStart(ctx context.Context, hook func(context.Context) context.Context) context.Context {
+	if hook == nil {
 		return ctx
 	}
-	return t.VerifyStart(ctx)
+	return hook(ctx)
 }
 
-func (t *Trace) verifyDone(ctx context.Context, err error) {
-	if t != nil && t.VerifyDone != nil {
-		t.VerifyDone(ctx, err)
-	}
-}
-
-func (t *Trace) evaluateStart(ctx context.Context) context.Context {
-	if t == nil || t.EvaluateStart == nil {
-		return ctx
-	}
-	return t.EvaluateStart(ctx)
-}
-
-func (t *Trace) evaluateDone(ctx context.Context, d Decision) {
-	if t != nil && t.EvaluateDone != nil {
-		t.EvaluateDone(ctx, d)
+// traceDone calls hook, a VerifyDone or EvaluateDone, with v when it is set.
+func traceDone[T any](ctx context.Context, hook func(context.Context, T), v T) {
+	if hook != nil {
+		hook(ctx, v)
 	}
 }

@@ -1,4 +1,4 @@
-package authz
+package match
 
 import (
 	"regexp"
@@ -43,30 +43,30 @@ func equalFoldRune(a, b rune) bool {
 }
 
 // foldRegex compiles s, a valid regex, for a claim that ignores case in all
-// of its value (foldAll) or in its repository part (foldRepo). It works on
+// of its value (FoldAll) or in its repository part (FoldRepo). It works on
 // the parsed pattern rather than adding a flag, so that no (?-i) inside can
 // turn case-sensitivity back on: every literal and character class folds
-// case, for foldRepo only those before the pattern's second literal "/" at
+// case, for FoldRepo only those before the pattern's second literal "/" at
 // its top level, as a glob's text before its second "/". The owner is pinned
 // by the literal prefix of the parsed pattern, whatever its case flags.
-func foldRegex(s string, kind claimRules) (matcher, bool, error) {
+func foldRegex(s string, o Options) (Matcher, bool, error) {
 	re, err := syntax.Parse(s, syntax.Perl)
 	if err != nil {
-		return nil, false, regexProblem(s, err)
+		return nil, false, regexError(s, err)
 	}
-	if kind.fold == foldAll {
+	if o.Fold == FoldAll {
 		foldAllOf(re)
 	} else {
 		foldLeading(re, 2)
 	}
 	lit, complete := literalOf(re)
-	pins := pinnedBy(kind.pin, lit, complete)
-	if complete && kind.fold == foldAll {
+	pins := pinnedBy(o.Pin, lit, complete)
+	if complete && o.Fold == FoldAll {
 		return foldEqual(lit), pins, nil
 	}
 	out, err := regexp.Compile(`^(?:` + re.String() + `)$`)
 	if err != nil {
-		return nil, false, regexProblem(s, err)
+		return nil, false, regexError(s, err)
 	}
 	return pattern{out}, pins, nil
 }
