@@ -5,6 +5,8 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -74,4 +76,16 @@ func newTestSet(t testing.TB, src Source, o ...Options) *Set {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// jwksFile returns the path of a file in the test's temporary directory,
+// and a function that writes a key set into it.
+func jwksFile(t testing.TB) (string, func(body []byte)) {
+	file := filepath.Join(t.TempDir(), "jwks.json")
+	return file, func(body []byte) {
+		t.Helper()
+		if err := os.WriteFile(file, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
