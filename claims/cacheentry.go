@@ -123,12 +123,12 @@ func (c *tokenCache) claims(h *hit) *Claims {
 }
 
 // encodeList encodes several strings into one, each prefixed by its
-// length, so that no string content can be mistaken for a separator.
+// length (appendString), so that no string content can be mistaken for a
+// separator.
 func encodeList(items []string) string {
 	var b []byte
 	for _, it := range items {
-		b = binary.AppendUvarint(b, uint64(len(it)))
-		b = append(b, it...)
+		b = appendString(b, it)
 	}
 	return string(b)
 }
@@ -137,12 +137,11 @@ func encodeList(items []string) string {
 func decodeList(s string) []string {
 	var out []string
 	for len(s) > 0 {
-		n, w := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
-		if w <= 0 || uint64(len(s)-w) < n {
+		it, rest, ok := readString(s)
+		if !ok {
 			return out // cannot happen: s comes from encodeList
 		}
-		out = append(out, s[w:w+int(n)])
-		s = s[w+int(n):]
+		out, s = append(out, it), rest
 	}
 	return out
 }
