@@ -74,12 +74,12 @@ type Options struct {
 // Set is the key set of one issuer, safe for concurrent use. It holds no
 // keys until its first successful fetch (Refresh, Refetch or KeepFresh).
 type Set struct {
-	src    Source
-	client *http.Client
-	log    *slog.Logger
-	now    func() time.Time
-	fetchd func(issuer string, keys int, err error)
-	drop   func(set *Set, keep []*Key) int
+	src     Source
+	client  *http.Client
+	log     *slog.Logger
+	now     func() time.Time
+	onFetch func(issuer string, keys int, err error)
+	drop    func(set *Set, keep []*Key) int
 
 	// jwks holds the last good key set, replaced whole on every successful
 	// fetch; kf turns the JWK a token names into its verification key.
@@ -108,7 +108,7 @@ type Key struct {
 
 // New returns the empty Set of src.
 func New(src Source, o Options) (*Set, error) {
-	s := &Set{src: src, client: o.Client, log: o.Log, now: o.Now, fetchd: o.OnFetch, drop: o.Drop}
+	s := &Set{src: src, client: o.Client, log: o.Log, now: o.Now, onFetch: o.OnFetch, drop: o.Drop}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: httpTimeout, CheckRedirect: sameHostRedirect}
 	}

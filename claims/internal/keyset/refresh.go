@@ -153,8 +153,8 @@ func (s *Set) fetch(ctx context.Context) error {
 		s.log.Warn("fetching signing keys failed; keeping the last good keys",
 			"issuer", s.src.Issuer, "keys", s.count.Load(), "error", err)
 	}
-	if s.fetchd != nil {
-		s.fetchd(s.src.Issuer, int(s.count.Load()), err)
+	if s.onFetch != nil {
+		s.onFetch(s.src.Issuer, int(s.count.Load()), err)
 	}
 	return err
 }
