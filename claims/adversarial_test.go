@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/actions-authz/actions-authz/claims/internal/keyset"
 )
 
 // This file is the adversarial token suite: every token is assembled by hand
@@ -395,13 +397,13 @@ func TestVerifyMaxLifetime(t *testing.T) {
 // TestKeySetSkipsLongKIDs: a key whose kid no token may name is skipped.
 func TestKeySetSkipsLongKIDs(t *testing.T) {
 	keys := testKeys()
-	long := testKey{kid: strings.Repeat("k", maxKIDBytes+1), key: keys[1]}
+	long := testKey{kid: strings.Repeat("k", keyset.MaxKIDBytes+1), key: keys[1]}
 	gh := newFakeIssuer(t, testKey{kid: "key-1", key: keys[0]}, long)
 	v := newTestVerifier(t, newFakeClock(), nil, gh)
 	if err := v.Refresh(t.Context(), gh.URL()); err != nil {
 		t.Fatal(err)
 	}
-	if n := v.issuers[gh.URL()].count.Load(); n != 1 {
+	if n := v.issuers[gh.URL()].Count(); n != 1 {
 		t.Errorf("%d keys stored, want 1 (the long kid skipped)", n)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"math"
-	"math/big"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/actions-authz/actions-authz/claims/internal/intern"
+	"github.com/actions-authz/actions-authz/claims/internal/keyset"
 	"github.com/actions-authz/actions-authz/claims/internal/slab"
 )
 
@@ -45,18 +45,6 @@ type cacheKey = slab.Key
 // and Sum256 only reads its argument.
 func digest(raw string) cacheKey {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(raw), len(raw)))
-}
-
-// keyID identifies one public key of one issuer across refreshes: a refresh
-// that publishes the same kid with the same modulus and exponent keeps the
-// same *keyID, so cache entries survive routine refreshes, while a key that
-// leaves the set, or a kid that comes back with other key material, makes
-// every entry verified with the old key unusable.
-type keyID struct {
-	issuer *issuerKeys
-	kid    string
-	n      *big.Int
-	e      int
 }
 
 // tokenCache is a bounded map from token digest to verified claims, split
@@ -131,7 +119,7 @@ func (c *tokenCache) get(k *cacheKey, now time.Time) (hit, bool) {
 		return hit{}, false
 	}
 	h := readRecord(r, &c.keys)
-	if now.UnixNano() >= h.exp || !h.key.current() {
+	if now.UnixNano() >= h.exp || !h.key.Current() {
 		c.remove(s, p, r)
 		s.misses++
 		return hit{}, false
@@ -190,7 +178,7 @@ func (c *tokenCache) evictOne(s *cacheShard) {
 // keep, and returns how many it removed. A refresh calls it when keys leave
 // the set or change, so that their entries stop taking room at once (they
 // are refused from the moment keep is the issuer's set: see get).
-func (c *tokenCache) dropKeys(is *issuerKeys, keep []*keyID) int {
+func (c *tokenCache) dropKeys(is *keyset.Set, keep []*keyset.Key) int {
 	n := 0
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -198,7 +186,7 @@ func (c *tokenCache) dropKeys(is *issuerKeys, keep []*keyID) int {
 		var drop []cacheKey
 		s.table.Scan(0, func(_ uint32, k *cacheKey, r []byte) bool {
 			key := c.keys.at(binary.LittleEndian.Uint32(r[offKey:]))
-			if key.issuer == is && !slices.Contains(keep, key) {
+			if key.Set() == is && !slices.Contains(keep, key) {
 				drop = append(drop, *k)
 			}
 			return true
@@ -232,11 +220,11 @@ func (c *tokenCache) stats() CacheStats {
 // by one per key an issuer ever published, a handful a year.
 type keyList struct {
 	mu   sync.Mutex
-	list atomic.Pointer[[]*keyID] // replaced on append, never modified
+	list atomic.Pointer[[]*keyset.Key] // replaced on append, never modified
 }
 
 // indexOf returns the index of k, adding it if new.
-func (l *keyList) indexOf(k *keyID) uint32 {
+func (l *keyList) indexOf(k *keyset.Key) uint32 {
 	if p := l.list.Load(); p != nil {
 		if i := slices.Index(*p, k); i >= 0 {
 			return uint32(i)
@@ -244,7 +232,7 @@ func (l *keyList) indexOf(k *keyID) uint32 {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var cur []*keyID
+	var cur []*keyset.Key
 	if p := l.list.Load(); p != nil {
 		cur = *p
 	}
@@ -257,10 +245,4 @@ func (l *keyList) indexOf(k *keyID) uint32 {
 }
 
 // at returns the key with index i.
-func (l *keyList) at(i uint32) *keyID { return (*l.list.Load())[i] }
-
-// current reports whether k is still in its issuer's key set.
-func (k *keyID) current() bool {
-	ids := k.issuer.ids.Load()
-	return ids != nil && slices.Contains(*ids, k)
-}
+func (l *keyList) at(i uint32) *keyset.Key { return (*l.list.Load())[i] }

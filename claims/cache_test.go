@@ -487,9 +487,7 @@ func TestShapeRoundTrip(t *testing.T) {
 	now := time.Unix(1_750_000_000, 0)
 	c.Audience = jwt.ClaimStrings{"a", "b\x00c"}
 	c.ExpiresAt, c.IssuedAt, c.NotBefore = jwt.NewNumericDate(now.Add(time.Hour)), jwt.NewNumericDate(now), jwt.NewNumericDate(now.Add(-time.Minute))
-	key := &keyID{issuer: &issuerKeys{}}
-	ids := []*keyID{key}
-	key.issuer.ids.Store(&ids)
+	key := currentKey(t)
 	withExtra := c
 	withExtra.Extra = mustExtra(t, map[string]string{"repo_property_team": `"platform"`, "other": `[1,true]`})
 	shared := c // run claims with equal values, as the three SHAs usually are
@@ -556,9 +554,7 @@ func BenchmarkCacheMemory(b *testing.B) {
 				RunnerEnvironment: "github-hosted", SHA: "5b1c0c6f3c1d9f2a8e4b7d6a9c0e1f2d3b4a5c6d", Workflow: "CI",
 				WorkflowRef: "octo-org/octo-repo/.github/workflows/ci.yml@refs/heads/main", WorkflowSHA: "5b1c0c6f3c1d9f2a8e4b7d6a9c0e1f2d3b4a5c6d",
 			}
-			key := &keyID{issuer: &issuerKeys{}}
-			ids := []*keyID{key}
-			key.issuer.ids.Store(&ids)
+			key := currentKey(b)
 			var perEntry float64
 			for b.Loop() {
 				var before, after runtime.MemStats
@@ -597,9 +593,7 @@ func BenchmarkCacheMemory(b *testing.B) {
 // another token's shape takes the freed shape index.
 func TestCacheHitKeepsItsShape(t *testing.T) {
 	now := time.Unix(1_750_000_000, 0)
-	key := &keyID{issuer: &issuerKeys{}}
-	ids := []*keyID{key}
-	key.issuer.ids.Store(&ids)
+	key := currentKey(t)
 	token := func(repo, owner string) Claims {
 		return Claims{
 			RegisteredClaims: jwt.RegisteredClaims{

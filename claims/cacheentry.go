@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/actions-authz/actions-authz/claims/internal/keyset"
 )
 
 // A cache record is the payload of a slab.Table record (whose key is the
@@ -40,7 +42,7 @@ const noTime = math.MinInt64
 type entry struct {
 	exp, iat, nbf int64
 	shape         shape
-	key           *keyID
+	key           *keyset.Key
 	own           string
 }
 
@@ -48,7 +50,7 @@ type entry struct {
 type hit struct {
 	exp, iat, nbf int64
 	shape         *shape // interned, never modified
-	key           *keyID
+	key           *keyset.Key
 	own           string // copied out of the slab
 }
 
@@ -79,7 +81,7 @@ func readRecord(r []byte, keys *keyList) hit {
 // newEntry returns the cache entry of the verified claims c, signed with
 // key, or false when c cannot be cached: it expires within the second, or
 // key is no longer in its issuer's set.
-func newEntry(c *Claims, key *keyID, now time.Time) (*entry, bool) {
+func newEntry(c *Claims, key *keyset.Key, now time.Time) (*entry, bool) {
 	if key == nil || c.ExpiresAt == nil || c.IssuedAt == nil {
 		return nil, false
 	}
@@ -121,12 +123,12 @@ func (c *tokenCache) claims(h *hit) *Claims {
 }
 
 // encodeList encodes several strings into one, each prefixed by its
-// length, so that no string content can be mistaken for a separator.
+// length (appendString), so that no string content can be mistaken for a
+// separator.
 func encodeList(items []string) string {
 	var b []byte
 	for _, it := range items {
-		b = binary.AppendUvarint(b, uint64(len(it)))
-		b = append(b, it...)
+		b = appendString(b, it)
 	}
 	return string(b)
 }
@@ -135,12 +137,11 @@ func encodeList(items []string) string {
 func decodeList(s string) []string {
 	var out []string
 	for len(s) > 0 {
-		n, w := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
-		if w <= 0 || uint64(len(s)-w) < n {
+		it, rest, ok := readString(s)
+		if !ok {
 			return out // cannot happen: s comes from encodeList
 		}
-		out = append(out, s[w:w+int(n)])
-		s = s[w+int(n):]
+		out, s = append(out, it), rest
 	}
 	return out
 }

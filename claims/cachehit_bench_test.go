@@ -14,9 +14,7 @@ import (
 // make the shards wait for one another.
 func BenchmarkVerifyCacheHitParallel(b *testing.B) {
 	now := time.Unix(1_750_000_000, 0)
-	key := &keyID{issuer: &issuerKeys{}}
-	ids := []*keyID{key}
-	key.issuer.ids.Store(&ids)
+	key := currentKey(b)
 	cache := newTokenCache(4096)
 	keys := make([]cacheKey, 1024)
 	for i := range keys {

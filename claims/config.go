@@ -4,11 +4,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/actions-authz/actions-authz/claims/internal/keyset"
 )
 
 // IssuerConfig is one trusted issuer as the configuration file states it.
@@ -145,7 +145,7 @@ func (c Config) Validate() error {
 		case is.URL == "":
 			fail(place+"url", "missing issuer url")
 		default:
-			if msg := checkFetchURL(is.URL); msg != "" {
+			if msg := keyset.CheckURL(is.URL); msg != "" {
 				fail(place+"url", msg)
 			}
 			if first, dup := seen[is.URL]; dup {
@@ -155,7 +155,7 @@ func (c Config) Validate() error {
 			}
 		}
 		if is.JWKSURL != "" {
-			if msg := checkFetchURL(is.JWKSURL); msg != "" {
+			if msg := keyset.CheckURL(is.JWKSURL); msg != "" {
 				fail(place+"jwks_url", msg)
 			}
 			if is.JWKSFile != "" {
@@ -203,38 +203,8 @@ func (c Config) Validate() error {
 // host and without user information, query or fragment. devissuer checks
 // the URL it serves at with it.
 func CheckIssuerURL(raw string) error {
-	if msg := checkFetchURL(raw); msg != "" {
+	if msg := keyset.CheckURL(raw); msg != "" {
 		return errors.New(msg)
 	}
 	return nil
-}
-
-// checkFetchURL returns what is wrong with an issuer, JWKS or discovered
-// jwks_uri URL, or "".
-func checkFetchURL(s string) string {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return "invalid URL " + strconv.Quote(s)
-	case u.Host == "" || u.Opaque != "":
-		return "invalid URL " + strconv.Quote(s) + ": want https://host/path"
-	case u.User != nil:
-		return "URL " + strconv.Quote(s) + " must not hold user information"
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "URL " + strconv.Quote(s) + " must not have a query or fragment"
-	case u.Scheme == "https":
-		return ""
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-		return ""
-	}
-	return "URL " + strconv.Quote(s) + " must use https (http is accepted only for loopback hosts)"
-}
-
-// isLoopback reports whether host names the local machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }

@@ -72,7 +72,7 @@ func (x Extra) Values(name string, buf []string) []string {
 	}
 	for i := 0; i < r.count; i++ {
 		var v string
-		v, r.rest = readString(r.rest)
+		v, r.rest, _ = readString(r.rest)
 		buf = append(buf, v)
 	}
 	return buf
@@ -102,31 +102,33 @@ func (r *extraReader) next() bool {
 	if r.s == "" {
 		return false
 	}
-	r.name, r.s = readString(r.s)
-	r.json, r.s = readString(r.s)
+	r.name, r.s, _ = readString(r.s)
+	r.json, r.s, _ = readString(r.s)
 	n, w := binary.Uvarint([]byte(r.s[:min(len(r.s), binary.MaxVarintLen64)]))
 	r.s = r.s[max(w, 0):]
 	r.count, r.rest = int(n), r.s
 	for range r.count {
-		_, r.s = readString(r.s)
+		_, r.s, _ = readString(r.s)
 	}
 	return true
 }
 
-// appendString appends s to b, prefixed with its length.
+// appendString appends s to b, prefixed with its length as a uvarint: the
+// encoding of an Extra, and of the cache's lists (encodeList).
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }
 
 // readString reads one string that appendString wrote and returns it and
-// what follows.
-func readString(s string) (string, string) {
+// what follows, or "", "" and false when s does not start with one (which
+// cannot happen: what is read was written by appendString).
+func readString(s string) (v, rest string, ok bool) {
 	n, w := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
 	if w <= 0 || uint64(len(s)-w) < n {
-		return "", "" // cannot happen: s comes from newExtra
+		return "", "", false
 	}
-	return s[w : w+int(n)], s[w+int(n):]
+	return s[w : w+int(n)], s[w+int(n):], true
 }
 
 // newExtra builds the Extra of the claims in raw, which are JSON values by

@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/actions-authz/actions-authz/claims/claimstest"
+	"github.com/actions-authz/actions-authz/claims/internal/keyset"
 )
 
 const testAudience = "https://github.com/octo-org"
@@ -236,4 +239,23 @@ func mint(t testing.TB, method jwt.SigningMethod, key any, header map[string]any
 func sign(t testing.TB, k testKey, c jwt.Claims) string {
 	t.Helper()
 	return mint(t, jwt.SigningMethodRS256, k.key, map[string]any{"kid": k.kid}, c)
+}
+
+// currentKey returns a key that is current in a key set of its own, read
+// from a file, for tests of the cache alone.
+func currentKey(t testing.TB) *keyset.Key {
+	t.Helper()
+	k := testKey{kid: "key-1", key: testKeys()[0]}
+	file := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(file, jwksJSON(t, k), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := keyset.New(keyset.Source{Issuer: "https://issuer.example", JWKSFile: file, Algorithms: []string{"RS256"}}, keyset.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return set.KeyOf(k.kid, &k.key.PublicKey)
 }

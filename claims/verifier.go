@@ -2,26 +2,13 @@ package claims
 
 import (
 	"fmt"
-	"log/slog"
-	"net/http"
 	"slices"
 	"sync/atomic"
 	"time"
 
-	"github.com/MicahParks/jwkset"
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-)
 
-// Limits on what the Verifier fetches; they are not configurable.
-const (
-	maxDiscoveryBytes = 64 << 10 // a discovery document is a few hundred bytes
-	maxJWKSBytes      = 1 << 20  // GitHub's key set is about 8 KiB
-	httpTimeout       = 10 * time.Second
-	fetchTimeout      = 30 * time.Second // discovery plus key set, for unknown-kid refreshes
-	maxRedirects      = 5
-	minRSABits        = 2048
-	maxKIDBytes       = 256 // GitHub's kids are 30 to 50 characters
+	"github.com/actions-authz/actions-authz/claims/internal/keyset"
 )
 
 // Verifier turns raw GitHub Actions OIDC tokens into verified Claims. It holds
@@ -37,8 +24,8 @@ const (
 //	...
 //	c, err := v.Verify(r.Context(), token)
 type Verifier struct {
-	issuers   map[string]*issuerKeys // by exact issuer URL
-	ordered   []*issuerKeys          // in configuration order
+	issuers   map[string]*keyset.Set // by exact issuer URL
+	ordered   []*keyset.Set          // in configuration order
 	audiences []string
 	maxBytes  int
 	// maxLifetime bounds exp − iat.
@@ -52,10 +39,7 @@ type Verifier struct {
 	validator *jwt.Validator
 	algs      []string // union of every issuer's algorithms
 
-	client  *http.Client
-	log     *slog.Logger
-	now     func() time.Time
-	onFetch func(issuer string, keys int, err error)
+	now func() time.Time
 
 	// retryMin and retryMax bound the backoff between failed fetches in Run.
 	retryMin, retryMax time.Duration
@@ -76,14 +60,11 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}
 
 	v := &Verifier{
-		issuers:     make(map[string]*issuerKeys, len(cfg.Issuers)),
+		issuers:     make(map[string]*keyset.Set, len(cfg.Issuers)),
 		audiences:   slices.Clone(cfg.Audiences),
 		maxBytes:    cfg.MaxBytes,
 		maxLifetime: cfg.MaxLifetime,
-		client:      cfg.HTTPClient,
-		log:         cfg.Logger,
 		now:         cfg.Now,
-		onFetch:     cfg.OnFetch,
 		onCache:     cfg.OnCache,
 		retryMin:    time.Second,
 		retryMax:    30 * time.Second,
@@ -93,12 +74,6 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}
 	if v.maxLifetime == 0 {
 		v.maxLifetime = DefaultMaxLifetime
-	}
-	if v.client == nil {
-		v.client = &http.Client{Timeout: httpTimeout, CheckRedirect: sameHostRedirect}
-	}
-	if v.log == nil {
-		v.log = slog.New(slog.DiscardHandler)
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -110,14 +85,21 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		v.cache = newTokenCache(n)
 	}
 
+	opts := keyset.Options{Client: cfg.HTTPClient, Log: cfg.Logger, Now: v.now, OnFetch: cfg.OnFetch}
+	if v.cache != nil {
+		// Tokens verified with a key that left its set are refused from
+		// then on (keyset.Key.Current); dropping them frees their room.
+		opts.Drop = v.cache.dropKeys
+	}
 	for i, ic := range cfg.Issuers {
-		is, err := newIssuerKeys(ic)
+		src := issuerSource(ic)
+		is, err := keyset.New(src, opts)
 		if err != nil {
 			return nil, fmt.Errorf("issuers[%d]: %w", i, err)
 		}
-		v.issuers[is.cfg.URL] = is
+		v.issuers[src.Issuer] = is
 		v.ordered = append(v.ordered, is)
-		for _, a := range is.cfg.Algorithms {
+		for _, a := range src.Algorithms {
 			if !slices.Contains(v.algs, a) {
 				v.algs = append(v.algs, a)
 			}
@@ -149,52 +131,31 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
-// newIssuerKeys applies the defaults of one validated issuer configuration
-// and prepares its (empty) key storage.
-func newIssuerKeys(ic IssuerConfig) (*issuerKeys, error) {
-	if len(ic.Algorithms) == 0 {
-		ic.Algorithms = []string{"RS256"}
-	} else {
-		var algs []string
+// issuerSource applies the defaults to one validated issuer configuration.
+func issuerSource(ic IssuerConfig) keyset.Source {
+	src := keyset.Source{
+		Issuer: ic.URL, JWKSURL: ic.JWKSURL, JWKSFile: ic.JWKSFile, Algorithms: []string{"RS256"},
+		RefreshInterval: ic.RefreshInterval, RefreshMinInterval: ic.RefreshMinInterval, MaxStale: ic.MaxStale,
+	}
+	if len(ic.Algorithms) > 0 {
+		src.Algorithms = nil
 		for _, a := range ic.Algorithms {
-			if !slices.Contains(algs, a) {
-				algs = append(algs, a)
+			if !slices.Contains(src.Algorithms, a) {
+				src.Algorithms = append(src.Algorithms, a)
 			}
 		}
-		ic.Algorithms = algs
 	}
-
 	for _, d := range []struct {
 		value *time.Duration
 		def   time.Duration
 	}{
-		{&ic.RefreshInterval, DefaultRefreshInterval},
-		{&ic.RefreshMinInterval, DefaultRefreshMinInterval},
-		{&ic.MaxStale, DefaultMaxStale},
+		{&src.RefreshInterval, DefaultRefreshInterval},
+		{&src.RefreshMinInterval, DefaultRefreshMinInterval},
+		{&src.MaxStale, DefaultMaxStale},
 	} {
 		if *d.value == 0 {
 			*d.value = d.def
 		}
 	}
-
-	store := jwkset.NewMemoryStorage()
-	kf, err := keyfunc.New(keyfunc.Options{Storage: store})
-	if err != nil {
-		return nil, fmt.Errorf("key storage: %w", err)
-	}
-	return &issuerKeys{cfg: ic, store: store, kf: kf}, nil
-}
-
-// sameHostRedirect follows a redirect only to the same scheme and host, so a
-// discovery document or key set is never taken from a host the configuration
-// did not name.
-func sameHostRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
-		return fmt.Errorf("stopped after %d redirects", maxRedirects)
-	}
-	first := via[0].URL
-	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
-		return fmt.Errorf("refusing redirect from %s to another host %s", first.Host, req.URL.Host)
-	}
-	return nil
+	return src
 }

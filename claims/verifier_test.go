@@ -1,9 +1,11 @@
 package claims
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -81,7 +83,7 @@ func TestNewVerifierDefaults(t *testing.T) {
 	if v.maxBytes != DefaultMaxBytes {
 		t.Errorf("maxBytes = %d", v.maxBytes)
 	}
-	gh, ghes := v.ordered[0].cfg, v.ordered[1].cfg
+	gh, ghes := v.ordered[0].Source(), v.ordered[1].Source()
 	if !slices.Equal(gh.Algorithms, []string{"RS256"}) || !slices.Equal(ghes.Algorithms, []string{"RS512", "RS256"}) {
 		t.Errorf("algorithms = %v, %v", gh.Algorithms, ghes.Algorithms)
 	}
@@ -94,16 +96,21 @@ func TestNewVerifierDefaults(t *testing.T) {
 	if ghes.MaxStale != time.Hour {
 		t.Errorf("configured max_stale = %s", ghes.MaxStale)
 	}
-	if v.client == nil || v.client.Timeout == 0 || v.client.CheckRedirect == nil {
-		t.Errorf("default HTTP client lacks a timeout or redirect policy: %+v", v.client)
-	}
-	if v.log == nil || v.now == nil {
-		t.Error("nil logger or clock")
+	if v.now == nil {
+		t.Error("nil clock")
 	}
 
-	own := &http.Client{}
+	var asked atomic.Bool
+	own := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		asked.Store(true)
+		return nil, errors.New("offline")
+	})}
 	v, err = NewVerifier(Config{Issuers: []IssuerConfig{{URL: "https://token.actions.githubusercontent.com"}}, Audiences: []string{testAudience}, HTTPClient: own})
-	if err != nil || v.client != own {
+	if err != nil || v.Refresh(t.Context(), "https://token.actions.githubusercontent.com") == nil || !asked.Load() {
 		t.Errorf("configured HTTP client not used: %v", err)
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

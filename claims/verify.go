@@ -9,6 +9,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/actions-authz/actions-authz/claims/internal/keyset"
 )
 
 // Client-safe descriptions of each refusal. They name the rule that failed,
@@ -142,16 +144,10 @@ func (v *Verifier) verify(ctx context.Context, raw string, key *cacheKey) (*Clai
 // and the key that verified it is still in its issuer's set.
 func (v *Verifier) checkCached(h *hit) (*Claims, error) {
 	c := v.cache.claims(h)
-	if err := v.validator.Validate(c); err != nil {
-		if ce := claimsError(err); ce != nil {
-			return nil, ce
-		}
-		return nil, invalid(ReasonMalformed, descUnverifiable, err)
+	if e := v.checkTimeAudience(c); e != nil {
+		return nil, e
 	}
-	if !v.audienceOK(c.Audience) {
-		return nil, invalid(ReasonAudience, descAudience, nil)
-	}
-	if !v.usable(h.key.issuer) {
+	if !h.key.Set().Usable() {
 		return nil, unavailable(descUnavailable, nil)
 	}
 	return c, nil
@@ -160,27 +156,18 @@ func (v *Verifier) checkCached(h *hit) (*Claims, error) {
 // verifiedKey is the key keyFor handed to jwt, kept so that Verify can tie
 // a cache entry to it.
 type verifiedKey struct {
-	is  *issuerKeys
+	is  *keyset.Set
 	kid string
 	pub *rsa.PublicKey
 }
 
 // id returns the current identity of the key, or nil when the key has left
 // its issuer's set (or changed) since it verified the token.
-func (k *verifiedKey) id() *keyID {
+func (k *verifiedKey) id() *keyset.Key {
 	if k.is == nil || k.pub == nil {
 		return nil
 	}
-	ids := k.is.ids.Load()
-	if ids == nil {
-		return nil
-	}
-	for _, id := range *ids {
-		if id.kid == k.kid && id.e == k.pub.E && id.n.Cmp(k.pub.N) == 0 {
-			return id
-		}
-	}
-	return nil
+	return k.is.KeyOf(k.kid, k.pub)
 }
 
 // keyFor is the jwt.Keyfunc of Verify. jwt has decoded the header and claims
@@ -218,16 +205,16 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token, used *verifiedKey) 
 	if !ok {
 		return nil, invalid(ReasonIssuer, descIssuer, nil)
 	}
-	if !slices.Contains(is.cfg.Algorithms, t.Method.Alg()) {
+	if !slices.Contains(is.Source().Algorithms, t.Method.Alg()) {
 		return nil, invalid(ReasonAlgorithm, descAlgorithm, nil)
 	}
 	kid, _ := t.Header[jwkset.HeaderKID].(string)
 	if kid == "" {
 		return nil, invalid(ReasonMissingKID, descMissingKID, nil)
 	}
-	// No key has a kid this long (parseKey skips them), so it is unknown
+	// No key has a kid this long (keyset skips them), so it is unknown
 	// without a lookup or a refresh.
-	if len(kid) > maxKIDBytes {
+	if len(kid) > keyset.MaxKIDBytes {
 		return nil, invalid(ReasonUnknownKey, descKIDTooLong, nil)
 	}
 
@@ -239,15 +226,8 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token, used *verifiedKey) 
 	if c.IssuedAt == nil {
 		return nil, invalid(ReasonMissingClaim, descMissingIat, nil)
 	}
-	if err := v.validator.Validate(c); err != nil {
-		if e := claimsError(err); e != nil {
-			return nil, e
-		}
-		return nil, invalid(ReasonMalformed, descUnverifiable, err)
-	}
-
-	if !v.audienceOK(c.Audience) {
-		return nil, invalid(ReasonAudience, descAudience, nil)
+	if e := v.checkTimeAudience(c); e != nil {
+		return nil, e
 	}
 	// GitHub's runner token carries the same iss and key as an ID token but
 	// no sub and no repository claims: it must never pass.
@@ -269,26 +249,12 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token, used *verifiedKey) 
 		return nil, invalid(ReasonLifetime, descLifetime, nil)
 	}
 
-	if !v.usable(is) {
+	if !is.Usable() {
 		return nil, unavailable(descUnavailable, nil)
 	}
-	pub, err := v.lookup(ctx, is, t)
-	if err != nil {
-		return nil, err
-	}
-	*used = verifiedKey{is: is, kid: kid, pub: pub}
-	return pub, nil
-}
-
-// lookup returns the public key the token's kid names in its issuer's set,
-// refreshing the set once (rate-limited, shared) when the kid is unknown.
-func (v *Verifier) lookup(ctx context.Context, is *issuerKeys, t *jwt.Token) (*rsa.PublicKey, error) {
-	kf := is.kf.KeyfuncCtx(ctx)
-	key, err := kf(t)
-	if errors.Is(err, jwkset.ErrKeyNotFound) {
-		v.refreshForKID(ctx, is)
-		key, err = kf(t)
-	}
+	// The key the kid names, after one (rate-limited, shared) refresh of
+	// the set when the kid is unknown.
+	pub, err := is.Lookup(ctx, t)
 	switch {
 	case errors.Is(err, jwkset.ErrKeyNotFound):
 		return nil, invalid(ReasonUnknownKey, descUnknownKey, nil)
@@ -296,11 +262,7 @@ func (v *Verifier) lookup(ctx context.Context, is *issuerKeys, t *jwt.Token) (*r
 		// keyfunc refuses a token whose alg differs from its key's alg.
 		return nil, invalid(ReasonAlgorithm, descKeyAlgorithm, err)
 	}
-	pub, ok := key.(*rsa.PublicKey)
-	if !ok {
-		// Unreachable: parseKey stores RSA public keys only.
-		return nil, invalid(ReasonUnknownKey, descUnknownKey, nil)
-	}
+	*used = verifiedKey{is: is, kid: kid, pub: pub}
 	return pub, nil
 }
 
@@ -367,14 +329,21 @@ func printable(c *Claims) bool {
 	return true
 }
 
-// audienceOK reports whether aud holds one of the configured audiences.
-func (v *Verifier) audienceOK(aud jwt.ClaimStrings) bool {
-	for _, a := range aud {
+// checkTimeAudience checks the time claims of c against the clock with
+// the leeway, then that its audience holds one of the configured ones.
+func (v *Verifier) checkTimeAudience(c *Claims) *Error {
+	if err := v.validator.Validate(c); err != nil {
+		if e := claimsError(err); e != nil {
+			return e
+		}
+		return invalid(ReasonMalformed, descUnverifiable, err)
+	}
+	for _, a := range c.Audience {
 		if slices.Contains(v.audiences, a) {
-			return true
+			return nil
 		}
 	}
-	return false
+	return invalid(ReasonAudience, descAudience, nil)
 }
 
 // classify turns a ParseWithClaims error into an *Error, by error identity
