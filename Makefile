@@ -32,7 +32,7 @@ DIST            ?= dist
 RELEASE_BUILDFLAGS ?=
 
 # Fuzz targets as package:Target. go test -fuzz runs one target at a time.
-FUZZ_TARGETS := ./claims:FuzzVerify ./authz:FuzzParseConfig ./authz:FuzzPattern ./envoy:FuzzCheck ./envoy/internal/checkreq:FuzzReadCheckRequest ./authz/internal/urlpath:FuzzNormalize
+FUZZ_TARGETS := ./claims:FuzzVerify ./authz:FuzzParseConfig ./authz:FuzzPattern ./authz/internal/match:FuzzFoldAll ./envoy:FuzzCheck ./envoy/internal/checkreq:FuzzReadCheckRequest ./authz/internal/urlpath:FuzzNormalize
 FUZZTIME     ?= 30s
 
 # Real Envoy, for the end-to-end tests and make stack: the official binary

@@ -5,6 +5,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -118,24 +119,68 @@ func foldLeading(re *syntax.Regexp, need int) int {
 	return need
 }
 
-// foldClass returns the character class ranges r (pairs lo, hi) with every
-// rune's simple case folds added, as the regexp parser folds a class under
-// (?i). Only runes with a case mapping have other folds, so it visits those
-// alone, not every rune of a class such as [^/].
+// foldClass returns the character class ranges r (pairs lo, hi) folded as
+// the regexp parser folds a class under (?i): every rune's simple case folds
+// added to a class, and to the complement of a negated class before it is
+// negated again. The parser has already negated [^t], \W or \PL into the
+// ranges of what they match, which run up to unicode.MaxRune as no written
+// class does; adding the folds of those ranges would add "t" back to [^t]
+// (it is the fold of "T", which [^t] holds), so that a case-insensitive
+// [^t] matched every rune.
 func foldClass(r []rune) []rune {
+	if n := len(r); n > 0 && r[n-1] == unicode.MaxRune {
+		return negateClass(addFolds(negateClass(r)))
+	}
+	return addFolds(r)
+}
+
+// addFolds returns the class ranges r with every rune's simple case folds
+// added. It visits only the runes that have other folds (foldRunes), not
+// every rune of a class such as [^/].
+func addFolds(r []rune) []rune {
 	out := slices.Clone(r)
+	folding := foldRunes()
 	for i := 0; i+1 < len(r); i += 2 {
 		lo, hi := r[i], r[i+1]
-		for _, cr := range unicode.CaseRanges {
-			a, b := max(lo, rune(cr.Lo)), min(hi, rune(cr.Hi))
-			for c := a; c <= b; c++ {
-				for f := unicode.SimpleFold(c); f != c; f = unicode.SimpleFold(f) {
-					out = append(out, f, f)
-				}
+		j, _ := slices.BinarySearch(folding, lo)
+		for ; j < len(folding) && folding[j] <= hi; j++ {
+			c := folding[j]
+			for f := unicode.SimpleFold(c); f != c; f = unicode.SimpleFold(f) {
+				out = append(out, f, f)
 			}
 		}
 	}
 	return normalizeClass(out)
+}
+
+// foldRunes returns, in order, every rune that simple case folding maps to
+// another: the letters of unicode.CaseRanges, and the few whose fold lies
+// outside them ("ß" folds to "ẞ").
+var foldRunes = sync.OnceValue(func() []rune {
+	var out []rune
+	for c := rune(0); c <= unicode.MaxRune; c++ {
+		if unicode.SimpleFold(c) != c {
+			out = append(out, c)
+		}
+	}
+	return out
+})
+
+// negateClass returns the ranges of the runes that the sorted, merged
+// class ranges r do not hold.
+func negateClass(r []rune) []rune {
+	var out []rune
+	next := rune(0)
+	for i := 0; i+1 < len(r); i += 2 {
+		if r[i] > next {
+			out = append(out, next, r[i]-1)
+		}
+		next = r[i+1] + 1
+	}
+	if next <= unicode.MaxRune {
+		out = append(out, next, unicode.MaxRune)
+	}
+	return out
 }
 
 // normalizeClass sorts class ranges and merges those that overlap or touch.

@@ -1,6 +1,7 @@
 package match
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -125,6 +126,14 @@ func TestFoldRegex(t *testing.T) {
 		{"(ab/c)d/.*", "AB/CD/x", FoldRepo, true},
 		{"ab/cd/.*", "ab/cd/X", FoldRepo, true},
 		{"k", "\u212a", FoldAll, true}, // the Kelvin sign folds to k
+		// A negated class refuses every spelling of what it excludes.
+		{"my-org/[^t].*", "my-org/test", FoldAll, false},
+		{"my-org/[^t].*", "MY-ORG/Test", FoldAll, false},
+		{"my-org/[^t].*", "my-org/prod", FoldAll, true},
+		{`my-org/\W.*`, "my-org/-x", FoldAll, true},
+		{`my-org/\W.*`, "my-org/\u212ax", FoldAll, false}, // the Kelvin sign is a word rune under (?i)
+		{"[^a-z]b/c/.*", "Xb/c/d", FoldRepo, false},
+		{"[^a-z]b/c/.*", "9B/C/d", FoldRepo, true},
 	}
 	for _, tt := range tests {
 		if got := compile(t, "re:"+tt.re, Options{Fold: tt.fold}).Match(tt.v); got != tt.want {
@@ -158,6 +167,58 @@ func TestFoldClass(t *testing.T) {
 	if got := foldClass([]rune{'k', 'k'}); !strings.ContainsRune(string(got), '\u212a') {
 		t.Errorf("foldClass([k]) = %q, want the Kelvin sign in it", got)
 	}
+}
+
+// foldAllSamples are regexes and values on which a FoldAll regex must
+// agree with Go's own (?i).
+var foldAllSamples = struct{ res, values []string }{
+	res: []string{
+		"my-org/[^t].*", "my-org/[^a-z0-9-].*", `my-org/\W.*`, `my-org/\w+`, `[^/]+/[^/]+`,
+		`my-org/[^\x{212a}]`, "my-org/[a-c]x", "(?i)my-org/[^t].*", `my-org/\PL.*`, `my-org/\pL+`,
+		`[[:^alpha:]]x`, "my-org/(?:[^t]|t[^e]).*", "stra[^ß]e", "[^kK]x",
+	},
+	values: []string{
+		"my-org/test", "MY-ORG/Test", "my-org/prod", "my-org/-x", "my-org/\u212ax", "My-Org/K",
+		"my-org/bx", "MY-ORG/BX", "a/b", "A/B/c", "1x", "Xx", "straße", "strasse", "STRAẞE",
+		"\u212ax", "kx", "my-org/9", "my-org/", "my-org/\u212a",
+	},
+}
+
+// TestFoldAllAgreesWithGo: a FoldAll regex matches exactly what Go's
+// regexp matches under (?i), negated classes included.
+func TestFoldAllAgreesWithGo(t *testing.T) {
+	for _, re := range foldAllSamples.res {
+		m := compile(t, "re:"+re, Options{Fold: FoldAll})
+		goRE := regexp.MustCompile(`(?i)^(?:` + re + `)$`)
+		for _, v := range foldAllSamples.values {
+			if got, want := m.Match(v), goRE.MatchString(v); got != want {
+				t.Errorf("regex %q against %q = %v, Go's (?i) says %v", re, v, got, want)
+			}
+		}
+	}
+}
+
+// FuzzFoldAll: whatever the regex and value, a FoldAll regex agrees with
+// Go's (?i).
+func FuzzFoldAll(f *testing.F) {
+	for _, re := range foldAllSamples.res {
+		for _, v := range foldAllSamples.values[:4] {
+			f.Add(re, v)
+		}
+	}
+	f.Fuzz(func(t *testing.T, re, v string) {
+		m, _, err := Regex(re, Options{Fold: FoldAll})
+		if err != nil {
+			return
+		}
+		goRE, err := regexp.Compile(`(?i)^(?:` + re + `)$`)
+		if err != nil {
+			t.Fatalf("regex %q compiles for FoldAll, not for Go's (?i): %v", re, err)
+		}
+		if got, want := m.Match(v), goRE.MatchString(v); got != want {
+			t.Fatalf("regex %q against %q = %v, Go's (?i) says %v", re, v, got, want)
+		}
+	})
 }
 
 func TestSplitRepo(t *testing.T) {
