@@ -91,89 +91,56 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	if m.now == nil {
 		m.now = time.Now
 	}
-	name := func(n string) string { return Namespace + "_" + n }
+	var c collectors
 
-	m.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: name("decisions_total"),
-		Help: "Decisions by policy (\"\" when no policy applies), result (allow, deny, unauthenticated, unavailable, too_large) and reason.",
-	}, []string{"policy", "result", "reason"})
-	m.tokenFailure = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: name("token_failures_total"),
-		Help: "Tokens refused by verification, by why (expired, bad_signature, unknown_key, ...).",
-	}, []string{"reason"})
+	m.decisions = c.counterVec("decisions_total",
+		"Decisions by policy (\"\" when no policy applies), result (allow, deny, unauthenticated, unavailable, too_large) and reason.",
+		"policy", "result", "reason")
+	m.tokenFailure = c.counterVec("token_failures_total",
+		"Tokens refused by verification, by why (expired, bad_signature, unknown_key, ...).", "reason")
 	durations := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    name("check_duration_seconds"),
+		Name:    Namespace + "_check_duration_seconds",
 		Help:    "Time to decide one request, from its arrival at a front door to its decision, by result.",
 		Buckets: CheckBuckets,
 	}, []string{"result"})
+	c.add(durations)
 	for _, o := range []authz.Outcome{authz.Deny, authz.Allow, authz.Unauthenticated, authz.Unavailable, authz.TooLarge} {
 		m.duration[o] = durations.WithLabelValues(o.String())
 	}
-	m.shadowEval = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: name("shadow_evaluations_total"),
-		Help: "Requests whose policy's shadow rules were evaluated, by policy.",
-	}, []string{"policy"})
-	m.shadowDiff = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: name("shadow_disagreements_total"),
-		Help: "Requests on which a policy's shadow rules disagree with its enforced rules, by policy and the two verdicts.",
-	}, []string{"policy", "enforced", "shadow"})
+	m.shadowEval = c.counterVec("shadow_evaluations_total",
+		"Requests whose policy's shadow rules were evaluated, by policy.", "policy")
+	m.shadowDiff = c.counterVec("shadow_disagreements_total",
+		"Requests on which a policy's shadow rules disagree with its enforced rules, by policy and the two verdicts.",
+		"policy", "enforced", "shadow")
 
-	m.fetches = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: name("jwks_fetches_total"),
-		Help: "Signing key set fetches by issuer and result (success, failure).",
-	}, []string{"issuer", "result"})
-	m.keys = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: name("jwks_keys"),
-		Help: "Signing keys held for each issuer.",
-	}, []string{"issuer"})
-	m.lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: name("jwks_last_success_timestamp_seconds"),
-		Help: "Unix time of the last successful key set fetch of each issuer.",
-	}, []string{"issuer"})
-	keyAge := &keyAgeCollector{m: m, desc: prometheus.NewDesc(name("jwks_key_age_seconds"),
+	m.fetches = c.counterVec("jwks_fetches_total", "Signing key set fetches by issuer and result (success, failure).",
+		"issuer", "result")
+	m.keys = c.gaugeVec("jwks_keys", "Signing keys held for each issuer.", "issuer")
+	m.lastSuccess = c.gaugeVec("jwks_last_success_timestamp_seconds",
+		"Unix time of the last successful key set fetch of each issuer.", "issuer")
+	c.add(&keyAgeCollector{m: m, desc: prometheus.NewDesc(Namespace+"_jwks_key_age_seconds",
 		"Seconds since the last successful key set fetch of each issuer; its tokens get 503 once this passes the issuer's max_stale.",
-		[]string{"issuer"}, nil)}
+		[]string{"issuer"}, nil)})
 
-	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: name("token_cache_requests_total"),
-		Help: "Verified-token cache lookups by result (hit, miss).",
-	}, []string{"result"})
+	cache := c.counterVec("token_cache_requests_total", "Verified-token cache lookups by result (hit, miss).", "result")
 	m.cacheHit, m.cacheMiss = cache.WithLabelValues("hit"), cache.WithLabelValues("miss")
+	m.decoderFallbacks = c.counter("check_decoder_fallbacks_total",
+		"CheckRequests the fast decoder could not read in full and handed to protobuf's; above zero, every such Check runs both (server.decoder).")
 
-	m.decoderFallbacks = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: name("check_decoder_fallbacks_total"),
-		Help: "CheckRequests the fast decoder could not read in full and handed to protobuf's; above zero, every such Check runs both (server.decoder).",
-	})
-
-	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: name("config_reloads_total"),
-		Help: "Configuration reloads by result (success, failure).",
-	}, []string{"result"})
+	m.reloads = c.counterVec("config_reloads_total", "Configuration reloads by result (success, failure).", "result")
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
-	m.configInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: name("config_info"),
-		Help: "Always 1; the hash label is the SHA-256 (first 12 hex digits) of the configuration file in force.",
-	}, []string{"hash"})
-	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: name("config_last_reload_successful"),
-		Help: "1 when the last configuration reload succeeded (or none was tried), 0 when it failed and the previous configuration is serving.",
-	})
+	m.configInfo = c.gaugeVec("config_info",
+		"Always 1; the hash label is the SHA-256 (first 12 hex digits) of the configuration file in force.", "hash")
+	m.reloadOK = c.gauge("config_last_reload_successful",
+		"1 when the last configuration reload succeeded (or none was tried), 0 when it failed and the previous configuration is serving.")
 	m.reloadOK.Set(1)
-	m.reloadOKTime = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: name("config_last_reload_success_timestamp_seconds"),
-		Help: "Unix time the configuration in force was loaded.",
-	})
+	m.reloadOKTime = c.gauge("config_last_reload_success_timestamp_seconds",
+		"Unix time the configuration in force was loaded.")
 
-	collectors := []prometheus.Collector{
-		m.decisions, m.tokenFailure, durations, m.shadowEval, m.shadowDiff,
-		m.fetches, m.keys, m.lastSuccess, keyAge, cache, m.decoderFallbacks,
-		m.reloads, m.configInfo, m.reloadOK, m.reloadOKTime,
-	}
-	if opts.Ready != nil {
-		ready := opts.Ready
-		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: name("ready"),
+	if ready := opts.Ready; ready != nil {
+		c.add(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: Namespace + "_ready",
 			Help: "1 when the service is ready: configuration loaded and every issuer has keys that are not stale.",
 		}, func() float64 {
 			if ready() {
@@ -182,28 +149,57 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			return 0
 		}))
 	}
-	if opts.DroppedLogLines != nil {
-		dropped := opts.DroppedLogLines
-		collectors = append(collectors, prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: name("log_lines_dropped_total"),
+	if dropped := opts.DroppedLogLines; dropped != nil {
+		c.add(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: Namespace + "_log_lines_dropped_total",
 			Help: "Log lines dropped because the log output could not keep up.",
 		}, func() float64 { return float64(dropped()) }))
 	}
 	if opts.Version != "" {
 		info := prometheus.NewGauge(prometheus.GaugeOpts{
-			Name:        name("build_info"),
+			Name:        Namespace + "_build_info",
 			Help:        "Always 1; the version label is the version of the running binary.",
 			ConstLabels: prometheus.Labels{"version": opts.Version},
 		})
 		info.Set(1)
-		collectors = append(collectors, info)
+		c.add(info)
 	}
-	for _, c := range collectors {
-		if err := reg.Register(c); err != nil {
+	for _, col := range c {
+		if err := reg.Register(col); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// collectors gathers what New registers; its methods create a collector
+// named in Namespace and add it.
+type collectors []prometheus.Collector
+
+func (c *collectors) add(col prometheus.Collector) { *c = append(*c, col) }
+
+func (c *collectors) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: Namespace + "_" + name, Help: help}, labels)
+	c.add(v)
+	return v
+}
+
+func (c *collectors) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: Namespace + "_" + name, Help: help}, labels)
+	c.add(v)
+	return v
+}
+
+func (c *collectors) counter(name, help string) prometheus.Counter {
+	v := prometheus.NewCounter(prometheus.CounterOpts{Name: Namespace + "_" + name, Help: help})
+	c.add(v)
+	return v
+}
+
+func (c *collectors) gauge(name, help string) prometheus.Gauge {
+	v := prometheus.NewGauge(prometheus.GaugeOpts{Name: Namespace + "_" + name, Help: help})
+	c.add(v)
+	return v
 }
 
 // Observe counts one decision and its duration. It is an authz.ObserveFunc.

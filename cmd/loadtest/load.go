@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/actions-authz/actions-authz/cmd/internal/loadclient"
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
 // loadTokens reads the tokens from --tokens-file, or mints --tokens of them
@@ -59,7 +60,7 @@ func loadTokens(ctx context.Context, o *loadOptions, stdout io.Writer) ([]string
 func mintTokens(ctx context.Context, mintURL string, n int, distinctRuns bool) ([]string, error) {
 	base, err := url.Parse(mintURL)
 	if err != nil || base.Host == "" {
-		return nil, usagef("--mint-url %q is not an absolute URL", mintURL)
+		return nil, cli.Usage("--mint-url %q is not an absolute URL", mintURL)
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	tokens := make([]string, n)

@@ -22,6 +22,7 @@ import (
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
 // loadTarget is a development issuer and an actions-authz Check server
@@ -107,8 +108,8 @@ func TestLoadtest(t *testing.T) {
 			err := run(t.Context(), args, &stdout, &stderr)
 			out := stdout.String()
 			if tt.wantCode != 0 {
-				if err == nil || exitCode(err) != tt.wantCode {
-					t.Fatalf("err %v (exit %d), want exit %d\n%s", err, exitCode(err), tt.wantCode, out)
+				if err == nil || cli.ExitCode(err) != tt.wantCode {
+					t.Fatalf("err %v (exit %d), want exit %d\n%s", err, cli.ExitCode(err), tt.wantCode, out)
 				}
 				return
 			}

@@ -14,12 +14,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -27,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/actions-authz/actions-authz/cmd/internal/loadclient"
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
 const usage = `loadtest: closed-loop load of Envoy-shaped Checks against an ext_authz server
@@ -37,30 +34,7 @@ Usage:
 Flags:
 `
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
-		os.Exit(exitCode(err))
-	}
-}
-
-// usageError marks a command-line mistake: exit code 2.
-type usageError struct{ error }
-
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
-}
-
-// exitCode is 2 for a command-line mistake and 1 for any other failure.
-func exitCode(err error) int {
-	if errors.As(err, new(usageError)) {
-		return 2
-	}
-	return 1
-}
+func main() { cli.Main("loadtest", run) }
 
 // loadOptions are the flags of the loadtest command.
 type loadOptions struct {
@@ -90,8 +64,7 @@ type loadOptions struct {
 // the previous one is answered.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o loadOptions
-	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("loadtest", stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -112,22 +85,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.policy, "policy", "", "policy name sent as context_extensions, as an Envoy route would")
 	fs.BoolVar(&o.decodeFull, "decode-full", false, "decode every response in full, as a Go client would, instead of its status only")
 	fs.IntVar(&o.pid, "pid", 0, "process ID of the server, when it runs on this Linux host: report its CPU time per Check and peak resident memory")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected arguments %q", fs.Args())
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return err
 	}
 	switch {
 	case o.tokens < 1:
-		return usagef("--tokens must be at least 1")
+		return cli.Usage("--tokens must be at least 1")
 	case o.concurrency < 1 || o.connections < 1:
-		return usagef("--concurrency and --connections must be at least 1")
+		return cli.Usage("--concurrency and --connections must be at least 1")
 	case o.duration <= 0 || o.warmup < 0 || o.timeout <= 0:
-		return usagef("--duration and --timeout must be positive, --warmup not negative")
+		return cli.Usage("--duration and --timeout must be positive, --warmup not negative")
 	}
 
 	tokens, err := loadTokens(ctx, &o, stdout)

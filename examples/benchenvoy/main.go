@@ -36,29 +36,18 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/actions-authz/actions-authz/envoy/localstack"
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchenvoy:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("benchenvoy", run) }
 
 // options are the command's flags.
 type options struct {
@@ -77,8 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveUpstream(ctx, args[1:], stderr)
 	}
 	var o options
-	fs := flag.NewFlagSet("benchenvoy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("benchenvoy", stderr)
 	fs.StringVar(&o.root, "root", ".", "repository root")
 	fs.StringVar(&o.envoy, "envoy", "", "Envoy binary (default: $ENVOY_BIN, make envoy's, or envoy on the PATH)")
 	fs.StringVar(&o.authz, "actions-authz", "bin/actions-authz", "actions-authz binary (make build)")

@@ -16,30 +16,19 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/actions-authz/actions-authz/envoy/localstack"
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "localstack:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("localstack", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("localstack", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("localstack", stderr)
 	root := fs.String("root", ".", "the repository root")
 	envoyBin := fs.String("envoy", "", "the Envoy binary (default: $ENVOY_BIN, envoy on the PATH, or the one make envoy installed)")
 	authzBin := fs.String("actions-authz", "bin/actions-authz", "the actions-authz binary")

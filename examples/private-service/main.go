@@ -15,30 +15,23 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "private-service:", err)
-		os.Exit(1)
-	}
+	cli.Main("private-service", func(ctx context.Context, args []string, _, stderr io.Writer) error {
+		return run(ctx, args, stderr)
+	})
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("private-service", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("private-service", stderr)
 	addr := fs.String("addr", ":8080", "listen address")
 	prefix := fs.String("prefix", "x-github-", "prefix of the identity headers to echo")
 	probe := fs.String("probe", "", "instead of serving, GET this URL and exit 0 on 200, 1 otherwise")
