@@ -5,17 +5,18 @@ import (
 	"io"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
 // check validates a configuration file: exit 0 when it loads, 1 when it does not.
 func check(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", stderr)
+	fs := cli.NewFlagSet("check", stderr)
 	configPath := fs.String("config", "", "configuration file to validate (required)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *configPath == "" {
-		return usageError("check: --config is required")
+		return cli.Usage("check: --config is required")
 	}
 	cfg, err := authz.LoadConfig(*configPath)
 	if err != nil {

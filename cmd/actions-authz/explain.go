@@ -15,6 +15,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/internal/cli"
 	"github.com/actions-authz/actions-authz/internal/fileread"
 )
 
@@ -56,7 +57,7 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg, err := authz.LoadConfig(o.configPath)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("%s is invalid:\n%w", o.configPath, err)}
+		return cli.Exit(2, fmt.Errorf("%s is invalid:\n%w", o.configPath, err))
 	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintln(stderr, "warning:", w)
@@ -67,7 +68,7 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if o.claimsFile != "" {
 		c, err := readClaimsFile(o.claimsFile, stderr)
 		if err != nil {
-			return &exitError{code: 2, err: err}
+			return cli.Exit(2, err)
 		}
 		fmt.Fprintf(stdout, "token: not verified (claims read from %s)\n", o.claimsFile)
 		printClaims(stdout, c)
@@ -75,11 +76,11 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	} else {
 		raw, err := readToken(o)
 		if err != nil {
-			return &exitError{code: 2, err: err}
+			return cli.Exit(2, err)
 		}
 		vr, err := verifyForExplain(ctx, cfg, raw, o)
 		if err != nil {
-			return &exitError{code: 2, err: err}
+			return cli.Exit(2, err)
 		}
 		c := vr.claims
 		printVerification(stdout, raw, vr, o.at)
@@ -106,12 +107,12 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return nil
 	}
-	return &exitError{code: 1, err: fmt.Errorf("explain: not allowed: %s (HTTP %d)", d.Outcome, d.Outcome.HTTPStatus())}
+	return cli.Exit(1, fmt.Errorf("explain: not allowed: %s (HTTP %d)", d.Outcome, d.Outcome.HTTPStatus()))
 }
 
 func parseExplainFlags(args []string, stderr io.Writer) (*explainOptions, error) {
 	o := new(explainOptions)
-	fs := newFlagSet("explain", stderr)
+	fs := cli.NewFlagSet("explain", stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), explainUsage)
 		fs.PrintDefaults()
@@ -126,11 +127,11 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainOptions, error)
 	fs.StringVar(&o.request.Path, "path", "/", "path of the request")
 	at := fs.String("at", "", "evaluate the token as of this time (RFC 3339, e.g. 2025-01-29T01:50:23Z)")
 	fs.StringVar(&o.jwksFile, "jwks-file", "", "read the signing keys of every configured issuer from this JWKS file")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if o.configPath == "" {
-		return nil, usageError("explain: --config is required")
+		return nil, cli.Usage("explain: --config is required")
 	}
 	sources := 0
 	for _, s := range []string{o.token, o.tokenFile, o.claimsFile} {
@@ -139,15 +140,15 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainOptions, error)
 		}
 	}
 	if sources != 1 {
-		return nil, usageError("explain: give exactly one of --token, --token-file and --claims-file")
+		return nil, cli.Usage("explain: give exactly one of --token, --token-file and --claims-file")
 	}
 	if o.claimsFile != "" && (*at != "" || o.jwksFile != "") {
-		return nil, usageError("explain: --at and --jwks-file verify a token; --claims-file skips verification")
+		return nil, cli.Usage("explain: --at and --jwks-file verify a token; --claims-file skips verification")
 	}
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {
-			return nil, usageError("explain: --at %q: want an RFC 3339 time such as 2025-01-29T01:50:23Z", *at)
+			return nil, cli.Usage("explain: --at %q: want an RFC 3339 time such as 2025-01-29T01:50:23Z", *at)
 		}
 		o.at = t
 	}

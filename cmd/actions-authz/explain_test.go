@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
 // issuedAt is when the test tokens are minted: explain examines them with
@@ -205,7 +206,7 @@ func TestExplain(t *testing.T) {
 			err := run(context.Background(), append(append([]string{}, base...), tc.args...), &stdout, &stderr)
 			got := 0
 			if err != nil {
-				got = exitCode(err)
+				got = cli.ExitCode(err)
 			}
 			if got != tc.code {
 				t.Errorf("exit %d, want %d (err %v)\nstdout:\n%s\nstderr:\n%s", got, tc.code, err, stdout.String(), stderr.String())
@@ -244,7 +245,7 @@ func TestExplainConfigErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), []string{"explain", "--config", tc.config, "--token", "x.y.z"}, &stdout, &stderr)
-			if err == nil || exitCode(err) != 2 {
+			if err == nil || cli.ExitCode(err) != 2 {
 				t.Fatalf("err = %v, want exit 2", err)
 			}
 			if !strings.Contains(err.Error(), tc.errorHas) {
@@ -290,7 +291,7 @@ policies:
 	srv.Close()
 	stdout.Reset()
 	err = run(context.Background(), []string{"explain", "--config", config, "--token-file", tokFile, "--policy", "default"}, &stdout, &stderr)
-	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), iss.URL()) {
+	if err == nil || cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), iss.URL()) {
 		t.Errorf("with the issuer down: err = %v, want exit 2 naming %s", err, iss.URL())
 	}
 }
@@ -321,8 +322,8 @@ func TestTokenMaxLifetime(t *testing.T) {
 			if tc.code == -1 && err != nil {
 				t.Fatalf("explain: %v\n%s%s", err, stdout.String(), stderr.String())
 			}
-			if tc.code != -1 && (err == nil || exitCode(err) != tc.code) {
-				t.Fatalf("explain: %v (exit %d), want exit %d\n%s", err, exitCode(err), tc.code, stdout.String())
+			if tc.code != -1 && (err == nil || cli.ExitCode(err) != tc.code) {
+				t.Fatalf("explain: %v (exit %d), want exit %d\n%s", err, cli.ExitCode(err), tc.code, stdout.String())
 			}
 			if !strings.Contains(stdout.String(), tc.output) {
 				t.Errorf("output lacks %q:\n%s", tc.output, stdout.String())

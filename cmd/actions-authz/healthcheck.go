@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/actions-authz/actions-authz/internal/cli"
 	"github.com/actions-authz/actions-authz/internal/fileread"
 )
 
@@ -28,7 +29,7 @@ import (
 // signed the server's certificate, and with client_ca_file (mTLS)
 // --tls-cert and --tls-key give the probe a client certificate.
 func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("healthcheck", stderr)
+	fs := cli.NewFlagSet("healthcheck", stderr)
 	addr := fs.String("addr", "", "HTTP address of the service (server.http_addr): GET /readyz must answer 200")
 	grpcAddr := fs.String("grpc-addr", "", "gRPC address of the service (server.grpc_addr): the grpc.health.v1 status must be SERVING")
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
@@ -37,7 +38,7 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&tf.cert, "tls-cert", "", "with --tls-ca: client certificate (PEM) for a server that requires one")
 	fs.StringVar(&tf.key, "tls-key", "", "with --tls-cert: its private key (PEM)")
 	fs.StringVar(&tf.serverName, "tls-server-name", "", "with --tls-ca: the name the server's certificate must hold (default: the host of --grpc-addr)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	creds, err := tf.credentials(*grpcAddr)
@@ -45,10 +46,10 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if (*addr == "") == (*grpcAddr == "") {
-		return usageError("healthcheck: give exactly one of --addr and --grpc-addr")
+		return cli.Usage("healthcheck: give exactly one of --addr and --grpc-addr")
 	}
 	if *timeout <= 0 {
-		return usageError("healthcheck: --timeout must be positive, got %s", *timeout)
+		return cli.Usage("healthcheck: --timeout must be positive, got %s", *timeout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -71,7 +72,7 @@ func readyzOK(ctx context.Context, addr string) error {
 	url := "http://" + addr + "/readyz"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return usageError("healthcheck: --addr %q: %v", addr, err)
+		return cli.Usage("healthcheck: --addr %q: %v", addr, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -96,25 +97,25 @@ type tlsFlags struct{ ca, cert, key, serverName string }
 func (f tlsFlags) credentials(grpcAddr string) (credentials.TransportCredentials, error) {
 	if f.ca == "" {
 		if f.cert != "" || f.key != "" || f.serverName != "" {
-			return nil, usageError("healthcheck: --tls-cert, --tls-key and --tls-server-name need --tls-ca")
+			return nil, cli.Usage("healthcheck: --tls-cert, --tls-key and --tls-server-name need --tls-ca")
 		}
 		return insecure.NewCredentials(), nil
 	}
 	if grpcAddr == "" {
-		return nil, usageError("healthcheck: the --tls-* flags go with --grpc-addr")
+		return nil, cli.Usage("healthcheck: the --tls-* flags go with --grpc-addr")
 	}
 	if (f.cert == "") != (f.key == "") {
-		return nil, usageError("healthcheck: give both --tls-cert and --tls-key, or neither")
+		return nil, cli.Usage("healthcheck: give both --tls-cert and --tls-key, or neither")
 	}
 	roots, err := fileread.CertPool(f.ca, maxCAFileBytes)
 	if err != nil {
-		return nil, usageError("healthcheck: --tls-ca: %v", err)
+		return nil, cli.Usage("healthcheck: --tls-ca: %v", err)
 	}
 	cfg := &tls.Config{RootCAs: roots, ServerName: f.serverName, MinVersion: tls.VersionTLS12}
 	if f.cert != "" {
 		pair, err := tls.LoadX509KeyPair(f.cert, f.key)
 		if err != nil {
-			return nil, usageError("healthcheck: --tls-cert/--tls-key: %v", err)
+			return nil, cli.Usage("healthcheck: --tls-cert/--tls-key: %v", err)
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
@@ -125,7 +126,7 @@ func (f tlsFlags) credentials(grpcAddr string) (credentials.TransportCredentials
 func grpcServing(ctx context.Context, addr string, creds credentials.TransportCredentials) error {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
-		return usageError("healthcheck: --grpc-addr %q: %v", addr, err)
+		return cli.Usage("healthcheck: --grpc-addr %q: %v", addr, err)
 	}
 	defer conn.Close()
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})

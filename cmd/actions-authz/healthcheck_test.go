@@ -21,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
 // listen returns a listener on a free loopback port.
@@ -95,7 +96,7 @@ func TestHealthcheck(t *testing.T) {
 			if err == nil {
 				t.Fatalf("healthcheck succeeded, want exit %d", tc.code)
 			}
-			if got := exitCode(err); got != tc.code {
+			if got := cli.ExitCode(err); got != tc.code {
 				t.Errorf("exit %d, want %d (%v)", got, tc.code, err)
 			}
 			if !strings.Contains(err.Error(), tc.message) {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/actions-authz/actions-authz/internal/cli"
 	"github.com/actions-authz/actions-authz/internal/testpki"
 )
 
@@ -67,8 +68,8 @@ func TestHealthcheckMTLS(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || exitCode(err) != tc.code {
-				t.Fatalf("healthcheck: %v (exit %d), want exit %d", err, exitCode(err), tc.code)
+			if err == nil || cli.ExitCode(err) != tc.code {
+				t.Fatalf("healthcheck: %v (exit %d), want exit %d", err, cli.ExitCode(err), tc.code)
 			}
 		})
 	}

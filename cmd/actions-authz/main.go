@@ -14,21 +14,9 @@
 //	actions-authz version
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "github.com/actions-authz/actions-authz/internal/cli"
 
 func main() {
 	gcTuningAllowed = true // serve decides with --gc-tuning and the environment
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "actions-authz:", err)
-		os.Exit(exitCode(err))
-	}
+	cli.Main("actions-authz", run)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
+	"github.com/actions-authz/actions-authz/internal/cli"
 	"github.com/actions-authz/actions-authz/internal/fileread"
 )
 
@@ -78,29 +78,26 @@ var (
 
 // policyTest runs the cases of the test files against a configuration.
 func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("test", stderr)
+	fs := cli.NewFlagSet("test", stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), testUsage)
 		fs.PrintDefaults()
 	}
 	configPath := fs.String("config", "", "configuration file (required)")
 	jwksFile := fs.String("jwks-file", "", "read the signing keys of every configured issuer from this JWKS file (for tokens)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: 0, err: err}
-		}
-		return &exitError{code: 2, err: err}
+	if err := cli.Parse(fs, args); err != nil {
+		return err
 	}
 	if *configPath == "" {
-		return usageError("test: --config is required")
+		return cli.Usage("test: --config is required")
 	}
 	files := fs.Args()
 	if len(files) == 0 {
-		return usageError("test: name at least one test file")
+		return cli.Usage("test: name at least one test file")
 	}
 	cfg, err := authz.LoadConfig(*configPath)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("%s is invalid:\n%w", *configPath, err)}
+		return cli.Exit(2, fmt.Errorf("%s is invalid:\n%w", *configPath, err))
 	}
 	engine := cfg.Engine()
 	var cases []*testCase
@@ -113,13 +110,13 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		cases = append(cases, cs...)
 	}
 	if len(errs) > 0 {
-		return &exitError{code: 2, err: errors.Join(errs...)}
+		return cli.Exit(2, errors.Join(errs...))
 	}
 	failed := 0
 	for _, tc := range cases {
 		x, err := decideCase(ctx, cfg, engine, tc, *jwksFile)
 		if err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("%s:%d: %s: %w", tc.file, tc.line, tc.Name, err)}
+			return cli.Exit(2, fmt.Errorf("%s:%d: %s: %w", tc.file, tc.line, tc.Name, err))
 		}
 		if msg := tc.verdict(&x.Decision); msg != "" {
 			failed++
@@ -208,7 +205,7 @@ func (tc *testCase) verdict(d *authz.Decision) string {
 func readTestFile(path string, engine *authz.Engine) ([]*testCase, error) {
 	data, err := fileread.Limited(path, 4<<20)
 	if err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, cli.Exit(2, err)
 	}
 	fail := func(line int, format string, args ...any) error {
 		return fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, args...))

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
 // TestPolicyTest runs the test command over test files of every kind: cases
@@ -162,7 +164,7 @@ func TestPolicyTest(t *testing.T) {
 			file := writeFile(t, t.TempDir(), "cases.yaml", strings.TrimPrefix(tt.file, "\n"))
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), []string{"test", "--config", config, "--jwks-file", jwks, file}, &stdout, &stderr)
-			if got := exitCode(err); err != nil && got != tt.code || err == nil && tt.code != 0 {
+			if got := cli.ExitCode(err); err != nil && got != tt.code || err == nil && tt.code != 0 {
 				t.Fatalf("exit %d (%v), want %d\n%s", got, err, tt.code, stdout.String())
 			}
 			inOrder(t, "stdout", stdout.String(), tt.stdout)
@@ -200,8 +202,8 @@ func TestPolicyTestUsage(t *testing.T) {
 		{"test", "--config", config, "/nonexistent/tests.yaml"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if err := run(context.Background(), args, &stdout, &stderr); exitCode(err) != 2 {
-			t.Errorf("%q: exit %d (%v), want 2", args, exitCode(err), err)
+		if err := run(context.Background(), args, &stdout, &stderr); cli.ExitCode(err) != 2 {
+			t.Errorf("%q: exit %d (%v), want 2", args, cli.ExitCode(err), err)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
 // version and commit are set at build time with
@@ -35,7 +37,7 @@ Run "actions-authz COMMAND --help" for a command's flags.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return usageError("no command given")
+		return cli.Usage("no command given")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -57,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return usageError("unknown command %q", cmd)
+	return cli.Usage("unknown command %q", cmd)
 }
 
 func buildVersion() string {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
 func TestRunCommands(t *testing.T) {
@@ -38,7 +40,7 @@ func TestRunCommands(t *testing.T) {
 				if err == nil {
 					t.Fatalf("run succeeded, want exit %d", tc.code)
 				}
-				if got := exitCode(err); got != tc.code {
+				if got := cli.ExitCode(err); got != tc.code {
 					t.Errorf("exit code %d, want %d (%v)", got, tc.code, err)
 				}
 				if !strings.Contains(err.Error(), tc.errorHas) {

@@ -43,10 +43,16 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// Exit returns err carrying the process exit code code, for a failure whose
+// code is not 1: 2 for input the command refuses, for example.
+func Exit(code int, err error) error {
+	return &exitError{code: code, err: err}
+}
+
 // Usage returns a command-line mistake, formatted as fmt.Errorf does: the
 // process exits with 2.
 func Usage(format string, args ...any) error {
-	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+	return Exit(2, fmt.Errorf(format, args...))
 }
 
 // ExitCode is the process exit code that err stands for: 0 for nil and for
@@ -71,18 +77,27 @@ func NewFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// ParseFlags parses args with fs and refuses positional arguments. Its
-// errors are command-line mistakes, except help asked with -h or --help,
-// which wraps flag.ErrHelp and exits 0.
+// ParseFlags parses args with fs and refuses positional arguments; see
+// Parse for its errors.
 func ParseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: 0, err: err}
-		}
-		return &exitError{code: 2, err: err}
+	if err := Parse(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return Usage("%s: unexpected arguments %q", fs.Name(), fs.Args())
+	}
+	return nil
+}
+
+// Parse parses args with fs, leaving positional arguments in fs.Args. Its
+// errors are command-line mistakes, except help asked with -h or --help,
+// which wraps flag.ErrHelp and exits 0.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Exit(0, err)
+		}
+		return Exit(2, err)
 	}
 	return nil
 }
