@@ -6,6 +6,7 @@ import (
 	"github.com/actions-authz/actions-authz/authz/authztest"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/envoy/envoytest"
+	"github.com/actions-authz/actions-authz/forwardauth/forwardauthtest"
 )
 
 // TestIdentityHeaderValues is the table of what reaches an upstream header
@@ -15,13 +16,13 @@ import (
 // percent-encoded byte by byte of its UTF-8, '%' included; a control
 // character other than tab refuses the token.
 func TestIdentityHeaderValues(t *testing.T) {
-	s := newStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
-	base := s.serve(t)
-	grpcClient := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
+	s := forwardauthtest.NewStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
+	base := s.Serve(t)
+	grpcClient := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.Authorizer}))
 	for _, tc := range authztest.HeaderValues {
 		t.Run(tc.Name, func(t *testing.T) {
-			tok := s.mint(t, map[string]any{"ref": tc.Claim, "environment": tc.Claim})
-			o := original{method: "GET", host: "private.example.test", path: "/hello", header: bearer(tok)}
+			tok := s.Mint(t, map[string]any{"ref": tc.Claim, "environment": tc.Claim})
+			o := original{method: "GET", host: "private.example.test", path: "/hello", header: forwardauthtest.Bearer(tok)}
 			viaGRPC := checkGRPC(t, grpcClient, o)
 			for door, a := range map[string]answer{"forward-auth": checkForwardAuth(t, base, o), "Envoy HTTP mode": checkEnvoyHTTP(t, base, o)} {
 				if a.status != tc.Status {

@@ -9,6 +9,7 @@ import (
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/envoy/envoytest"
+	"github.com/actions-authz/actions-authz/forwardauth/forwardauthtest"
 )
 
 // TestHeaderBounds is the regression test for the header bounds of the
@@ -17,15 +18,15 @@ import (
 // counted as such, whether the fields are distinct or copies of one header;
 // a request within the bounds is decided as usual.
 func TestHeaderBounds(t *testing.T) {
-	s := newStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
-	base := s.serve(t)
-	grpcClient := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
-	good := s.mint(t, nil)
+	s := forwardauthtest.NewStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
+	base := s.Serve(t)
+	grpcClient := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.Authorizer}))
+	good := s.Mint(t, nil)
 	const host = "private.example.test"
 
 	// distinct returns the token and n headers of distinct names.
 	distinct := func(n int) http.Header {
-		h := bearer(good)
+		h := forwardauthtest.Bearer(good)
 		for i := range n {
 			h["X-Filler-"+strconv.Itoa(i)] = []string{"x"}
 		}
@@ -33,14 +34,16 @@ func TestHeaderBounds(t *testing.T) {
 	}
 	// repeated returns the token and n copies of one header.
 	repeated := func(n int) http.Header {
-		h := bearer(good)
+		h := forwardauthtest.Bearer(good)
 		h["X-Dup"] = make([]string, n)
 		for i := range n {
 			h["X-Dup"][i] = "a"
 		}
 		return h
 	}
-	big := func(n int) http.Header { return with(bearer(good), "X-Big", strings.Repeat("b", n)) }
+	big := func(n int) http.Header {
+		return forwardauthtest.With(forwardauthtest.Bearer(good), "X-Big", strings.Repeat("b", n))
+	}
 
 	tests := []struct {
 		name     string
@@ -65,18 +68,18 @@ func TestHeaderBounds(t *testing.T) {
 			}
 			compare(t, "Envoy HTTP mode against forward-auth", viaForward, viaEnvoyHTTP)
 			if tc.status == 431 {
-				checkRefusal(t, do(t, "GET", base+"/auth/verify", fwd(o.header, o.method, o.path, o.host)), 431, "invalid_request", "", "")
+				checkRefusal(t, forwardauthtest.Do(t, "GET", base+"/auth/verify", fwd(o.header, o.method, o.path, o.host)), 431, "invalid_request", "", "")
 				if want := authz.HeadersTooLarge(); string(viaForward.body) != string(want.Body()) {
 					t.Errorf("body %s, want %s", viaForward.body, want.Body())
 				}
 			}
-			seen := s.observed.take()
+			seen := s.Observed.Take()
 			if len(seen) < 2 {
 				t.Errorf("Observe called %d times, want once per request to the HTTP door", len(seen))
 			}
 			for _, o := range seen {
-				if tooLarge := o.dec.Outcome == authz.TooLarge && o.dec.Reason == authz.ReasonHeadersTooLarge; tooLarge != (tc.status == 431) {
-					t.Errorf("observed %v %s for a %d", o.dec.Outcome, o.dec.Reason, tc.status)
+				if tooLarge := o.Decision.Outcome == authz.TooLarge && o.Decision.Reason == authz.ReasonHeadersTooLarge; tooLarge != (tc.status == 431) {
+					t.Errorf("observed %v %s for a %d", o.Decision.Outcome, o.Decision.Reason, tc.status)
 				}
 			}
 			if tc.sameGRPC {

@@ -16,6 +16,7 @@ import (
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/envoy/envoytest"
+	"github.com/actions-authz/actions-authz/forwardauth/forwardauthtest"
 )
 
 // answer is a front door's answer reduced to what the client and the
@@ -40,16 +41,16 @@ type original struct {
 }
 
 func TestSameDecisionFromEveryFrontDoor(t *testing.T) {
-	s := newStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
-	base := s.serve(t)
-	grpcClient := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.authorizer}))
+	s := forwardauthtest.NewStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
+	base := s.Serve(t)
+	grpcClient := envoytest.ServeGRPC(t, envoy.NewServer(envoy.Options{Authorizer: s.Authorizer}))
 
-	good := s.mint(t, nil)
-	deploy := s.mint(t, deployClaims)
-	foreign := s.mint(t, map[string]any{"repository_owner_id": "999", "repository_id": "999"})
-	expired := s.mint(t, map[string]any{"iat": time.Now().Add(-time.Hour)})
-	otherAudience := s.mint(t, map[string]any{"aud": "https://github.com/someone-else"})
-	down := s.mintDown(t)
+	good := s.Mint(t, nil)
+	deploy := s.Mint(t, deployClaims)
+	foreign := s.Mint(t, map[string]any{"repository_owner_id": "999", "repository_id": "999"})
+	expired := s.Mint(t, map[string]any{"iat": time.Now().Add(-time.Hour)})
+	otherAudience := s.Mint(t, map[string]any{"aud": "https://github.com/someone-else"})
+	down := s.MintDown(t)
 	const host = "private.example.test"
 
 	tests := []struct {
@@ -57,22 +58,22 @@ func TestSameDecisionFromEveryFrontDoor(t *testing.T) {
 		req    original
 		status int
 	}{
-		{"allowed", original{method: "GET", host: host, path: "/hello?x=1", header: bearer(good)}, 200},
+		{"allowed", original{method: "GET", host: host, path: "/hello?x=1", header: forwardauthtest.Bearer(good)}, 200},
 		{"allowed, with spoofed identity headers", original{method: "GET", host: host, path: "/hello",
-			header: with(bearer(good), "X-Github-Repository", "octo-org/infra", "X-Github-Environment", "production", "X-Github-Extra", "x")}, 200},
-		{"allowed by the deploy policy", original{method: "POST", host: host, path: "/deploy/x", header: bearer(deploy)}, 200},
-		{"denied by the deploy policy", original{method: "POST", host: host, path: "/deploy/x", header: bearer(good)}, 403},
-		{"denied by the policy for the host", original{method: "GET", host: "admin.example.test:8443", path: "/", header: bearer(good)}, 403},
-		{"foreign repository", original{method: "GET", host: host, path: "/hello", header: bearer(foreign)}, 403},
-		{"named policy", original{policy: "deploy", method: "GET", host: host, path: "/hello", header: bearer(good)}, 403},
-		{"named policy allows", original{policy: "deploy", method: "GET", host: host, path: "/hello", header: bearer(deploy)}, 200},
-		{"unknown policy name", original{policy: "nope", method: "GET", host: host, path: "/hello", header: bearer(good)}, 403},
+			header: forwardauthtest.With(forwardauthtest.Bearer(good), "X-Github-Repository", "octo-org/infra", "X-Github-Environment", "production", "X-Github-Extra", "x")}, 200},
+		{"allowed by the deploy policy", original{method: "POST", host: host, path: "/deploy/x", header: forwardauthtest.Bearer(deploy)}, 200},
+		{"denied by the deploy policy", original{method: "POST", host: host, path: "/deploy/x", header: forwardauthtest.Bearer(good)}, 403},
+		{"denied by the policy for the host", original{method: "GET", host: "admin.example.test:8443", path: "/", header: forwardauthtest.Bearer(good)}, 403},
+		{"foreign repository", original{method: "GET", host: host, path: "/hello", header: forwardauthtest.Bearer(foreign)}, 403},
+		{"named policy", original{policy: "deploy", method: "GET", host: host, path: "/hello", header: forwardauthtest.Bearer(good)}, 403},
+		{"named policy allows", original{policy: "deploy", method: "GET", host: host, path: "/hello", header: forwardauthtest.Bearer(deploy)}, 200},
+		{"unknown policy name", original{policy: "nope", method: "GET", host: host, path: "/hello", header: forwardauthtest.Bearer(good)}, 403},
 		{"no token", original{method: "GET", host: host, path: "/hello"}, 401},
 		{"not a bearer token", original{method: "GET", host: host, path: "/hello", header: http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}}, 401},
-		{"two tokens", original{method: "GET", host: host, path: "/hello", header: with(bearer(good), "Authorization", "Bearer "+good)}, 401},
-		{"expired token", original{method: "GET", host: host, path: "/hello", header: bearer(expired)}, 401},
-		{"another audience", original{method: "GET", host: host, path: "/hello", header: bearer(otherAudience)}, 401},
-		{"issuer keys unavailable", original{method: "GET", host: host, path: "/hello", header: bearer(down)}, 503},
+		{"two tokens", original{method: "GET", host: host, path: "/hello", header: forwardauthtest.With(forwardauthtest.Bearer(good), "Authorization", "Bearer "+good)}, 401},
+		{"expired token", original{method: "GET", host: host, path: "/hello", header: forwardauthtest.Bearer(expired)}, 401},
+		{"another audience", original{method: "GET", host: host, path: "/hello", header: forwardauthtest.Bearer(otherAudience)}, 401},
+		{"issuer keys unavailable", original{method: "GET", host: host, path: "/hello", header: forwardauthtest.Bearer(down)}, 503},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,10 +178,10 @@ func checkForwardAuth(t *testing.T, base string, o original) answer {
 	if o.policy != "" {
 		path += "/" + o.policy
 	}
-	r := do(t, "GET", base+path, fwd(o.header, o.method, o.path, o.host))
+	r := forwardauthtest.Do(t, "GET", base+path, fwd(o.header, o.method, o.path, o.host))
 	a := fromHTTP(r)
 	if a.status == 200 {
-		for name, vs := range r.header {
+		for name, vs := range r.Header {
 			if name = strings.ToLower(name); strings.HasPrefix(name, "x-github-") && len(vs) == 1 && vs[0] == "" {
 				a.empty = append(a.empty, name)
 			}
@@ -194,23 +195,23 @@ func checkForwardAuth(t *testing.T, base string, o original) answer {
 // prefix and the original path, the original Host.
 func checkEnvoyHTTP(t *testing.T, base string, o original) answer {
 	t.Helper()
-	r := do(t, o.method, base+"/envoy"+o.path, with(o.header, "Host", o.host))
+	r := forwardauthtest.Do(t, o.method, base+"/envoy"+o.path, forwardauthtest.With(o.header, "Host", o.host))
 	a := fromHTTP(r)
 	if a.status == 200 {
-		if list := r.header.Get("X-Envoy-Auth-Headers-To-Remove"); list != "" {
+		if list := r.Header.Get("X-Envoy-Auth-Headers-To-Remove"); list != "" {
 			a.cleared = slices.Sorted(slices.Values(strings.Split(list, ",")))
 		}
 	}
 	return a
 }
 
-func fromHTTP(r response) answer {
-	a := answer{status: r.status, set: map[string]string{}}
-	if r.status != 200 {
-		a.challenge, a.retryAfter, a.body = r.header.Get("WWW-Authenticate"), r.header.Get("Retry-After"), r.body
+func fromHTTP(r forwardauthtest.Response) answer {
+	a := answer{status: r.Status, set: map[string]string{}}
+	if r.Status != 200 {
+		a.challenge, a.retryAfter, a.body = r.Header.Get("WWW-Authenticate"), r.Header.Get("Retry-After"), r.Body
 		return a
 	}
-	for name, vs := range r.header {
+	for name, vs := range r.Header {
 		if name = strings.ToLower(name); strings.HasPrefix(name, "x-github-") && len(vs) == 1 && vs[0] != "" {
 			a.set[name] = vs[0]
 		}

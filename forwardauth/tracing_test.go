@@ -10,13 +10,14 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/actions-authz/actions-authz/forwardauth"
+	"github.com/actions-authz/actions-authz/forwardauth/forwardauthtest"
 )
 
 // TestTraceParent: in both modes, the decision is a server span that
 // continues the request's traceparent, named after the route.
 func TestTraceParent(t *testing.T) {
 	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	s := newStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
+	s := forwardauthtest.NewStack(t, "testdata/config.yaml", "GOOD_ISSUER", "DOWN_ISSUER")
 	for _, tt := range []struct {
 		name, method, target string
 		header               http.Header
@@ -28,7 +29,7 @@ func TestTraceParent(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sr := tracetest.NewSpanRecorder()
-			h := forwardauth.New(forwardauth.Options{Authorizer: s.authorizer,
+			h := forwardauth.New(forwardauth.Options{Authorizer: s.Authorizer,
 				TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))})
 			req := httptest.NewRequest(tt.method, tt.target, nil)
 			req.Header = tt.header

@@ -1,4 +1,4 @@
-package forwardauth_test
+package examples_test
 
 // Traefik and Envoy have no Debian package, so they are played here by Go
 // proxies that read the example configuration files and behave as those
@@ -14,7 +14,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-
 	"regexp"
 	"strconv"
 	"strings"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/envoy/envoytest"
 	"github.com/actions-authz/actions-authz/forwardauth"
+	"github.com/actions-authz/actions-authz/forwardauth/forwardauthtest"
 )
 
 // serveProxy runs h on addr (a free loopback port when "") until the test
@@ -435,8 +435,8 @@ func TestEnvoyHTTPServiceSimulated(t *testing.T) {
 	runProxyCases(t, e, addr, true)
 
 	// A 503 from actions-authz becomes status_on_error.
-	r := do(t, "GET", "http://"+addr+"/hello", bearer(e.mintDown(t)))
-	if r.status != cfg.statusOnError || cfg.statusOnError != http.StatusServiceUnavailable {
-		t.Errorf("keys unavailable: %d, want status_on_error %d (503 in the example)", r.status, cfg.statusOnError)
+	r := forwardauthtest.Do(t, "GET", "http://"+addr+"/hello", forwardauthtest.Bearer(e.MintDown(t)))
+	if r.Status != cfg.statusOnError || cfg.statusOnError != http.StatusServiceUnavailable {
+		t.Errorf("keys unavailable: %d, want status_on_error %d (503 in the example)", r.Status, cfg.statusOnError)
 	}
 }

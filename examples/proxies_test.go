@@ -1,11 +1,15 @@
-package forwardauth_test
+package examples_test
 
-// End-to-end tests through real proxies: nginx and Caddy from the
-// distribution's packages run the configurations in examples/forward-auth,
-// rendered with free loopback ports, in front of this package's server and an
-// upstream that echoes what it received. Traefik and Envoy's http_service,
-// which have no package, are played by Go proxies that follow their
-// documented behaviour over the same example files (simulated_test.go).
+// End-to-end tests of examples/forward-auth through real proxies: nginx and
+// Caddy from the distribution's packages run nginx.conf and Caddyfile,
+// rendered with free loopback ports, in front of the forward-auth server
+// (forwardauthtest.Stack over the examples' config.yaml) and an upstream that
+// echoes what it received. Traefik and Envoy's http_service, which have no
+// package, are played by Go proxies that follow their documented behaviour
+// over the same example files (simulated_test.go).
+//
+// A test that needs nginx or Caddy skips when the binary is missing, and
+// fails instead when CI=true (.ci/run installs both).
 
 import (
 	"context"
@@ -23,14 +27,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/envoy/localstack"
-)
-
-// The addresses the example files use; the tests replace them.
-const (
-	exampleDir          = "../examples/forward-auth"
-	exampleAuthzAddr    = "127.0.0.1:9100" // server.forward_auth_addr
-	exampleUpstreamAddr = "127.0.0.1:8081" // the private service
-	exampleIssuer       = "http://127.0.0.1:9002"
+	"github.com/actions-authz/actions-authz/forwardauth/forwardauthtest"
 )
 
 // echoed is what the upstream received, as it answers it.
@@ -74,12 +71,11 @@ func startUpstream(t *testing.T) *upstream {
 // configuration.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := localstack.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lis.Close()
-	return lis.Addr().String()
+	return addr
 }
 
 // render copies the example file name into dir with each old string
@@ -150,16 +146,16 @@ func startProxy(t *testing.T, cmd *exec.Cmd, addr string) {
 // e2e is the service side of an end-to-end test: the policy of the examples,
 // the forward-auth server, and the upstream.
 type e2e struct {
-	*stack
+	*forwardauthtest.Stack
 	authzAddr string
 	upstream  *upstream
 }
 
 func newE2E(t *testing.T) *e2e {
 	t.Helper()
-	s := newStack(t, filepath.Join(exampleDir, "config.yaml"), exampleIssuer, "")
-	base := s.serve(t)
-	return &e2e{stack: s, authzAddr: strings.TrimPrefix(base, "http://"), upstream: startUpstream(t)}
+	s := forwardauthtest.NewStack(t, filepath.Join(exampleDir, "config.yaml"), exampleIssuer, "")
+	base := s.Serve(t)
+	return &e2e{Stack: s, authzAddr: strings.TrimPrefix(base, "http://"), upstream: startUpstream(t)}
 }
 
 // proxyCase is one request through a proxy, and what the client and the
@@ -178,29 +174,29 @@ type proxyCase struct {
 }
 
 func proxyCases(t *testing.T, e *e2e) (cases []proxyCase, tokens []string) {
-	good := e.mint(t, nil)
-	deploy := e.mint(t, map[string]any{"repository": "octo-org/infra", "repository_id": "777", "ref": "refs/heads/main", "environment": "production"})
-	foreign := e.mint(t, map[string]any{"repository_owner_id": "999", "repository_id": "999"})
-	expired := e.mint(t, map[string]any{"iat": time.Now().Add(-time.Hour)})
-	spoofed := with(bearer(good),
+	good := e.Mint(t, nil)
+	deploy := e.Mint(t, map[string]any{"repository": "octo-org/infra", "repository_id": "777", "ref": "refs/heads/main", "environment": "production"})
+	foreign := e.Mint(t, map[string]any{"repository_owner_id": "999", "repository_id": "999"})
+	expired := e.Mint(t, map[string]any{"iat": time.Now().Add(-time.Hour)})
+	spoofed := forwardauthtest.With(forwardauthtest.Bearer(good),
 		"X-Github-Repository", "octo-org/infra", "X-Github-Repository-Id", "777",
 		"X-Github-Environment", "production", "X-Github-Extra", "spoofed")
 	req := func(method, path, tok string) authz.Request {
 		return authz.Request{Method: method, Path: path, Headers: map[string]string{"authorization": "Bearer " + tok}}
 	}
 	return []proxyCase{
-		{name: "allowed", method: "GET", path: "/hello?x=1", header: bearer(good), status: 200, same: req("GET", "/hello?x=1", good)},
+		{name: "allowed", method: "GET", path: "/hello?x=1", header: forwardauthtest.Bearer(good), status: 200, same: req("GET", "/hello?x=1", good)},
 		{name: "client identity headers never reach the upstream", method: "GET", path: "/hello", header: spoofed, status: 200, same: req("GET", "/hello", good)},
-		{name: "allowed by the deploy policy", method: "POST", path: "/deploy/x", header: bearer(deploy), status: 200, same: req("POST", "/deploy/x", deploy)},
-		{name: "the method reaches the policy", method: "POST", path: "/deploy/x", header: bearer(good), status: 403},
-		{name: "the path reaches the policy, whatever the method", method: "PUT", path: "/deploy/x", header: bearer(good), status: 403},
-		{name: "the path outside the policy", method: "GET", path: "/hello/deploy/x", header: bearer(good), status: 200, same: req("GET", "/hello/deploy/x", good)},
+		{name: "allowed by the deploy policy", method: "POST", path: "/deploy/x", header: forwardauthtest.Bearer(deploy), status: 200, same: req("POST", "/deploy/x", deploy)},
+		{name: "the method reaches the policy", method: "POST", path: "/deploy/x", header: forwardauthtest.Bearer(good), status: 403},
+		{name: "the path reaches the policy, whatever the method", method: "PUT", path: "/deploy/x", header: forwardauthtest.Bearer(good), status: 403},
+		{name: "the path outside the policy", method: "GET", path: "/hello/deploy/x", header: forwardauthtest.Bearer(good), status: 200, same: req("GET", "/hello/deploy/x", good)},
 		{name: "a client cannot describe the request itself", method: "POST", path: "/deploy/x", status: 403,
-			header: with(bearer(good), "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/hello",
+			header: forwardauthtest.With(forwardauthtest.Bearer(good), "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/hello",
 				"X-Original-Method", "GET", "X-Original-URI", "/hello")},
 		{name: "no token", method: "GET", path: "/hello", status: 401, challenge: `Bearer realm="actions-authz"`},
-		{name: "expired token", method: "GET", path: "/hello", header: bearer(expired), status: 401, challenge: `Bearer realm="actions-authz", error="invalid_token"`},
-		{name: "denied repository", method: "GET", path: "/hello", header: bearer(foreign), status: 403},
+		{name: "expired token", method: "GET", path: "/hello", header: forwardauthtest.Bearer(expired), status: 401, challenge: `Bearer realm="actions-authz", error="invalid_token"`},
+		{name: "denied repository", method: "GET", path: "/hello", header: forwardauthtest.Bearer(foreign), status: 403},
 	}, []string{good, deploy, foreign, expired}
 }
 
@@ -212,16 +208,16 @@ func runProxyCases(t *testing.T, e *e2e, proxyAddr string, dropsUnlisted bool) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.upstream.hits.Load()
-			r := do(t, tc.method, "http://"+proxyAddr+tc.path, tc.header)
-			if r.status != tc.status {
-				t.Fatalf("status %d, want %d (body %s)", r.status, tc.status, r.body)
+			r := forwardauthtest.Do(t, tc.method, "http://"+proxyAddr+tc.path, tc.header)
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d (body %s)", r.Status, tc.status, r.Body)
 			}
 			hits := e.upstream.hits.Load() - before
 			if tc.status != 200 {
 				if hits != 0 {
 					t.Errorf("a refused request reached the upstream")
 				}
-				if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, tc.challenge) || tc.challenge == "" && got != "" {
+				if got := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, tc.challenge) || tc.challenge == "" && got != "" {
 					t.Errorf("WWW-Authenticate %q, want %q...", got, tc.challenge)
 				}
 				return
@@ -230,8 +226,8 @@ func runProxyCases(t *testing.T, e *e2e, proxyAddr string, dropsUnlisted bool) {
 				t.Fatalf("upstream reached %d times, want once", hits)
 			}
 			var got echoed
-			if err := json.Unmarshal(r.body, &got); err != nil {
-				t.Fatalf("upstream answer %q: %v", r.body, err)
+			if err := json.Unmarshal(r.Body, &got); err != nil {
+				t.Fatalf("upstream answer %q: %v", r.Body, err)
 			}
 			if got.Method != tc.method || got.URI != tc.path {
 				t.Errorf("upstream saw %s %s, want %s %s", got.Method, got.URI, tc.method, tc.path)
@@ -246,7 +242,7 @@ func runProxyCases(t *testing.T, e *e2e, proxyAddr string, dropsUnlisted bool) {
 					}
 				}
 			}
-			want := identityHeaders(t, e.authorizer, tc.same)
+			want := forwardauthtest.IdentityHeaders(t, e.Authorizer, tc.same)
 			if len(want) != len(authz.DefaultUpstreamClaims) {
 				t.Fatalf("%d identity headers configured, the examples list %d", len(want), len(authz.DefaultUpstreamClaims))
 			}
@@ -260,6 +256,45 @@ func runProxyCases(t *testing.T, e *e2e, proxyAddr string, dropsUnlisted bool) {
 				if vs := got.Header.Values("X-Github-Extra"); len(vs) != 0 {
 					t.Errorf("upstream got the client's X-Github-Extra %q", vs)
 				}
+			}
+		})
+	}
+}
+
+// runTrickyPaths sends forwardauthtest.TrickyPaths through the proxy at
+// proxyAddr (nginx or Caddy running the example configuration), as raw
+// request lines. An allowed request must reach the upstream with the very
+// target actions-authz judged; a refused one must not reach it.
+func runTrickyPaths(t *testing.T, e *e2e, proxyAddr, proxy string) {
+	good := e.Mint(t, nil)
+	for _, tc := range forwardauthtest.TrickyPaths {
+		if tc.Direct {
+			continue
+		}
+		t.Run("path "+tc.Name, func(t *testing.T) {
+			e.Observed.Take()
+			before := e.upstream.hits.Load()
+			r := forwardauthtest.RawDo(t, proxyAddr, tc.Verb(), tc.Path, forwardauthtest.With(forwardauthtest.Bearer(good), "Host", "private.example.test"))
+			hits := e.upstream.hits.Load() - before
+			if own, ok := tc.Own[proxy]; ok {
+				if n := len(e.Observed.Take()); r.Status != own || hits != 0 || n != 0 {
+					t.Errorf("status %d, %d upstream hits, %d decisions; want %s's own %d", r.Status, hits, n, proxy, own)
+				}
+				return
+			}
+			forwardauthtest.ExpectDecision(t, proxy, e.Observed, tc.Forward(), r)
+			if r.Status != http.StatusOK {
+				if hits != 0 {
+					t.Errorf("a refused request reached the upstream")
+				}
+				return
+			}
+			var got echoed
+			if err := json.Unmarshal(r.Body, &got); err != nil {
+				t.Fatalf("upstream answer %q: %v", r.Body, err)
+			}
+			if hits != 1 || got.URI != tc.Path {
+				t.Errorf("upstream reached %d times with %q, want once with %q", hits, got.URI, tc.Path)
 			}
 		})
 	}
