@@ -22,6 +22,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/cmd/internal/loadclient"
 	"github.com/actions-authz/actions-authz/internal/cli"
+	"github.com/actions-authz/actions-authz/internal/loadgen"
 )
 
 // loadTokens reads the tokens from --tokens-file, or mints --tokens of them
@@ -143,43 +144,33 @@ type loadResult struct {
 // runLoad sends Checks from concurrency goroutines, spread over conns and
 // cycling through reqs, for d.
 func runLoad(ctx context.Context, conns []loadclient.Func, reqs []*authv3.CheckRequest, concurrency int, d, timeout time.Duration) (*loadResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 	type worker struct {
 		lat      []time.Duration
 		outcomes map[string]int
 		err      error
 	}
 	workers := make([]worker, concurrency)
-	var next atomic.Uint64
-	var wg sync.WaitGroup
-	start := time.Now()
 	for w := range workers {
-		wk := &workers[w]
-		wk.outcomes = make(map[string]int, 5)
-		client := conns[w%len(conns)]
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				req := reqs[int(next.Add(1)-1)%len(reqs)]
-				cctx, ccancel := context.WithTimeout(context.Background(), timeout)
-				t0 := time.Now()
-				code, err := client(cctx, req)
-				lat := time.Since(t0)
-				ccancel()
-				if err != nil {
-					wk.outcomes["error"]++
-					if wk.err == nil {
-						wk.err = err
-					}
-					continue
-				}
-				wk.lat = append(wk.lat, lat)
-				wk.outcomes[decisionOf(code)]++
-			}
-		})
+		workers[w].outcomes = make(map[string]int, 5)
 	}
-	wg.Wait()
-	res := &loadResult{elapsed: time.Since(start), outcomes: map[string]int{}}
+	elapsed := loadgen.ClosedLoop(ctx, concurrency, d, func(_ context.Context, w int, i uint64) {
+		wk, client := &workers[w], conns[w%len(conns)]
+		cctx, ccancel := context.WithTimeout(context.Background(), timeout)
+		t0 := time.Now()
+		code, err := client(cctx, reqs[i%uint64(len(reqs))])
+		lat := time.Since(t0)
+		ccancel()
+		if err != nil {
+			wk.outcomes["error"]++
+			if wk.err == nil {
+				wk.err = err
+			}
+			return
+		}
+		wk.lat = append(wk.lat, lat)
+		wk.outcomes[decisionOf(code)]++
+	})
+	res := &loadResult{elapsed: elapsed, outcomes: map[string]int{}}
 	for _, wk := range workers {
 		res.latencies = append(res.latencies, wk.lat...)
 		for k, n := range wk.outcomes {
@@ -212,23 +203,14 @@ func decisionOf(code codes.Code) string {
 	return "other"
 }
 
-// percentile returns the q-quantile (0 < q <= 1) of sorted latencies.
-func percentile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
 func (r *loadResult) print(w io.Writer) {
 	fmt.Fprintf(w, "%d Checks in %s: %.0f Checks/s\n", r.total, r.elapsed.Round(time.Millisecond),
 		float64(r.total)/r.elapsed.Seconds())
 	us := func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d.Nanoseconds())/1e3, 'f', 0, 64) + "us"
 	}
-	fmt.Fprintf(w, "latency: p50 %s  p90 %s  p99 %s  max %s\n", us(percentile(r.latencies, 0.50)),
-		us(percentile(r.latencies, 0.90)), us(percentile(r.latencies, 0.99)), us(percentile(r.latencies, 1)))
+	fmt.Fprintf(w, "latency: p50 %s  p90 %s  p99 %s  max %s\n", us(loadgen.Percentile(r.latencies, 0.50)),
+		us(loadgen.Percentile(r.latencies, 0.90)), us(loadgen.Percentile(r.latencies, 0.99)), us(loadgen.Percentile(r.latencies, 1)))
 	fmt.Fprintf(w, "decisions: allow %d  deny %d  unauthenticated %d  unavailable %d  other %d  errors %d\n",
 		r.outcomes["allow"], r.outcomes["deny"], r.outcomes["unauthenticated"], r.outcomes["unavailable"],
 		r.outcomes["other"], r.outcomes["error"])

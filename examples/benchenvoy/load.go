@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/actions-authz/actions-authz/internal/loadgen"
 )
 
 // The load generator: HTTP/1.1 with keep-alive on loopback, with requests
@@ -161,13 +163,7 @@ func (r *loadResult) ok() int { return len(r.latencies) }
 func (r *loadResult) rate() float64 { return float64(r.ok()) / r.elapsed.Seconds() }
 
 // percentile returns the q-quantile (0 < q <= 1) of the latencies.
-func (r *loadResult) percentile(q float64) time.Duration {
-	if len(r.latencies) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(r.latencies))+0.5) - 1
-	return r.latencies[min(max(i, 0), len(r.latencies)-1)]
-}
+func (r *loadResult) percentile(q float64) time.Duration { return loadgen.Percentile(r.latencies, q) }
 
 // merge collects the workers' figures into r.
 func (r *loadResult) merge(w *loadResult) {
@@ -201,32 +197,23 @@ func (r *loadResult) record(status int, err error, lat time.Duration) {
 // d: each connection sends its next request when the answer to the last
 // one is read. Requests cycle through reqs.
 func closedLoop(ctx context.Context, addr string, reqs [][]byte, concurrency int, d time.Duration) *loadResult {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	end, _ := ctx.Deadline()
+	end := time.Now().Add(d)
 	workers := make([]loadResult, concurrency)
-	var next atomic.Uint64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range workers {
-		res := &workers[w]
-		wg.Go(func() {
-			c := &client{addr: addr}
-			defer c.close()
-			for ctx.Err() == nil {
-				req := reqs[next.Add(1)%uint64(len(reqs))]
-				t0 := time.Now()
-				status, err := c.do(req, end.Add(5*time.Second))
-				res.record(status, err, time.Since(t0))
-				if err != nil {
-					sleep(ctx, 10*time.Millisecond) // no busy loop on a refused connection
-				}
-			}
-		})
+	clients := make([]*client, concurrency)
+	for w := range clients {
+		clients[w] = &client{addr: addr}
 	}
-	wg.Wait()
-	res := &loadResult{elapsed: time.Since(start)}
+	elapsed := loadgen.ClosedLoop(ctx, concurrency, d, func(ctx context.Context, w int, i uint64) {
+		t0 := time.Now()
+		status, err := clients[w].do(reqs[i%uint64(len(reqs))], end.Add(5*time.Second))
+		workers[w].record(status, err, time.Since(t0))
+		if err != nil {
+			sleep(ctx, 10*time.Millisecond) // no busy loop on a refused connection
+		}
+	})
+	res := &loadResult{elapsed: elapsed}
 	for w := range workers {
+		clients[w].close()
 		res.merge(&workers[w])
 	}
 	slices.Sort(res.latencies)
