@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -154,10 +155,10 @@ func TestSetEngine(t *testing.T) {
 func TestVerifyFailureIsErrorsIs(t *testing.T) {
 	// Branching is on errors.Is, whatever the wrapping.
 	err := fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", claims.ErrKeysUnavailable))
-	if d := verifyFailure(err, &policy{name: "p"}); d.Outcome != Unavailable {
+	if d := verifyFailure(err, &policy.Policy{Name: "p"}); d.Outcome != Unavailable {
 		t.Errorf("wrapped ErrKeysUnavailable: %+v", d)
 	}
-	if d := verifyFailure(errors.New("anything"), &policy{name: "p"}); d.Outcome != Unauthenticated || d.Reason != ReasonInvalidToken {
+	if d := verifyFailure(errors.New("anything"), &policy.Policy{Name: "p"}); d.Outcome != Unauthenticated || d.Reason != ReasonInvalidToken {
 		t.Errorf("other error: %+v", d)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"go.yaml.in/yaml/v3"
 )
@@ -15,31 +16,31 @@ import (
 // /deploy/x is decided by the catch-all: a rule nobody wrote for it. One
 // warning per policy, naming the first such later policy, which is the one
 // that decides.
-func (c *compiler) fallThrough(routed []*policy, n *yaml.Node) {
+func (c *compiler) fallThrough(routed []*policy.Policy, n *yaml.Node) {
 	for i, a := range routed {
 		for _, b := range routed[i+1:] {
-			if !b.match.Covers(a.match) {
+			if !b.Match.Covers(a.Match) {
 				continue
 			}
 			var what []string
-			if !a.match.CoversMethods(b.match) {
-				what = append(what, "another method (not "+strings.Join(a.match.Methods, ", ")+")")
+			if !a.Match.CoversMethods(b.Match) {
+				what = append(what, "another method (not "+strings.Join(a.Match.Methods, ", ")+")")
 			}
-			if !a.match.CoversHosts(b.match) {
+			if !a.Match.CoversHosts(b.Match) {
 				what = append(what, "another host")
 			}
 			if what == nil {
 				continue
 			}
 			on := "a request"
-			if len(a.match.Paths) > 0 {
-				on = "a request under " + strings.Join(quoteAll(a.match.Paths), ", ")
+			if len(a.Match.Paths) > 0 {
+				on = "a request under " + strings.Join(quoteAll(a.Match.Paths), ", ")
 			}
-			pn := yamlshape.Item(n, a.index)
-			c.warn(yamlshape.Line(yamlshape.Child(pn, "match"), yamlshape.Line(pn, 0)), policyPlace(a.index, a.name)+": match",
-				on+" with "+strings.Join(what, " or ")+" falls through to "+policyPlace(b.index, b.name)+
-					", whose match is broader (the first policy that matches decides); if "+strconv.Quote(b.name)+
-					" must not decide those, add a policy for the same paths after "+strconv.Quote(a.name)+
+			pn := yamlshape.Item(n, a.Index)
+			c.warn(yamlshape.Line(yamlshape.Child(pn, "match"), yamlshape.Line(pn, 0)), policyPlace(a.Index, a.Name)+": match",
+				on+" with "+strings.Join(what, " or ")+" falls through to "+policyPlace(b.Index, b.Name)+
+					", whose match is broader (the first policy that matches decides); if "+strconv.Quote(b.Name)+
+					" must not decide those, add a policy for the same paths after "+strconv.Quote(a.Name)+
 					", or name the policies on the routes")
 			break
 		}

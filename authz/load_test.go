@@ -258,8 +258,8 @@ func TestExplicitSettings(t *testing.T) {
 		t.Errorf("upstream = %+v, want prefix x-gha- and remove_token false", cfg.Upstream)
 	}
 	var names []string
-	for _, u := range e.upstream {
-		names = append(names, u.name)
+	for _, u := range e.c.Upstream {
+		names = append(names, u.Name)
 	}
 	if diff := cmp.Diff([]string{"x-gha-repository", "x-gha-ref"}, names); diff != "" {
 		t.Errorf("upstream headers (-want +got):\n%s", diff)

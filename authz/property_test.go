@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 )
@@ -174,8 +175,8 @@ func TestPropertyHeaders(t *testing.T) {
 func TestPropertyConditionDoesNotAllocate(t *testing.T) {
 	e := engineFor(t, `repo_property_regions: {not: "ap-*"}`)
 	c := tok(extra(t, map[string]string{"repo_property_regions": `"us-east-1,eu-west-1"`}))
-	p := e.byName["p"]
-	if n := testing.AllocsPerRun(100, func() { firstMatch(p.rules, c) }); n != 0 {
+	p := e.c.ByName["p"]
+	if n := testing.AllocsPerRun(100, func() { policy.FirstMatch(p.Rules, c) }); n != 0 {
 		t.Errorf("a property condition allocates %v times", n)
 	}
 }
