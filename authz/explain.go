@@ -141,7 +141,7 @@ func (x *Explanation) String() string {
 		if x.AudienceOK {
 			verdict = "accepted"
 		}
-		b.WriteString("audience: " + verdict + " (policy accepts " + strings.Join(quoteAll(x.Audiences), ", ") + ")\n")
+		b.WriteString("audience: " + verdict + " (policy accepts " + yamlshape.QuoteJoin(x.Audiences) + ")\n")
 	}
 	writeTraces(&b, "allow", x.Rules)
 	writeTraces(&b, "shadow", x.Shadow)
@@ -177,17 +177,9 @@ func writeTraces(b *strings.Builder, list string, traces []RuleTrace) {
 			}
 			b.WriteString("no: " + t.Claim + " is " + is)
 			if len(t.Values) > 1 {
-				b.WriteString(", values " + strings.Join(quoteAll(t.Values), ", ") + ": none matches")
+				b.WriteString(", values " + yamlshape.QuoteJoin(t.Values) + ": none matches")
 			}
 			b.WriteString(" (want " + t.Condition + ")\n")
 		}
 	}
-}
-
-func quoteAll(list []string) []string {
-	out := make([]string, len(list))
-	for i, s := range list {
-		out[i] = strconv.Quote(s)
-	}
-	return out
 }

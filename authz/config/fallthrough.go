@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"strconv"
@@ -34,7 +34,7 @@ func (c *compiler) fallThrough(routed []*policy.Policy, n *yaml.Node) {
 			}
 			on := "a request"
 			if len(a.Match.Paths) > 0 {
-				on = "a request under " + strings.Join(quoteAll(a.Match.Paths), ", ")
+				on = "a request under " + yamlshape.QuoteJoin(a.Match.Paths)
 			}
 			pn := yamlshape.Item(n, a.Index)
 			c.warn(yamlshape.Line(yamlshape.Child(pn, "match"), yamlshape.Line(pn, 0)), policyPlace(a.Index, a.Name)+": match",

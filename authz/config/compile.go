@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 	"github.com/actions-authz/actions-authz/claims"
 )
 
-// compiler validates a decoded configuration and compiles it into an Engine,
+// compiler validates a decoded configuration and compiles its policy,
 // collecting every problem rather than stopping at the first. root is the
 // file's node tree, for line numbers.
 type compiler struct {
@@ -38,9 +38,9 @@ func (c *compiler) warn(line int, place, msg string) {
 	c.warnings = append(c.warnings, (&yamlshape.Problem{Line: line, Place: place, Msg: msg}).Error())
 }
 
-// compile validates cfg and returns its Engine; the Engine is only
-// meaningful when no problem was recorded.
-func (c *compiler) compile(cfg *Config) *Engine {
+// compile validates cfg and returns its compiled policy, only meaningful
+// when no problem was recorded.
+func (c *compiler) compile(cfg *Config) *policy.Compiled {
 	c.server(&cfg.Server, yamlshape.Child(c.root, "server"))
 	c.verifier(cfg)
 	c.token(&cfg.Token, yamlshape.Child(c.root, "token"))
@@ -50,7 +50,7 @@ func (c *compiler) compile(cfg *Config) *Engine {
 	e := &policy.Compiled{TokenHeader: cfg.Token.Header, RemoveToken: *cfg.Upstream.RemoveToken}
 	c.upstream(e, &cfg.Upstream, yamlshape.Child(c.root, "upstream"))
 	c.policies(e, cfg, yamlshape.Child(c.root, "policies"))
-	return NewEngine(e)
+	return e
 }
 
 func (c *compiler) server(s *ServerConfig, n *yaml.Node) {

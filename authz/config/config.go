@@ -1,8 +1,10 @@
-package authz
+package config
 
 import (
 	"time"
 
+	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -20,9 +22,10 @@ type Config struct {
 	Upstream  UpstreamConfig        `yaml:"upstream"`
 	Policies  []PolicyConfig        `yaml:"policies"`
 
-	// Set by ParseConfig: the compiled policy, the warnings for check and
-	// the hash of the file.
-	engine   *Engine
+	// Set by Parse: the compiled policy, the Engine over it, the warnings
+	// for check and the hash of the file.
+	compiled *policy.Compiled
+	engine   *authz.Engine
 	warnings []string
 	hash     string // SHA-256 of the file, hex
 }
