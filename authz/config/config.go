@@ -30,7 +30,7 @@ type Config struct {
 	hash     string // SHA-256 of the file, hex
 }
 
-// ServerConfig holds the listeners. The binary reads it; authz only validates it.
+// ServerConfig holds the listeners. The binary reads it; config only validates it.
 type ServerConfig struct {
 	GRPCAddr        string        `yaml:"grpc_addr"`         // default ":9000"
 	HTTPAddr        string        `yaml:"http_addr"`         // default ":9001"
@@ -87,7 +87,7 @@ type LogConfig struct {
 	Decisions string `yaml:"decisions"` // all | deny | none; default all
 }
 
-// TelemetryConfig sends trace spans over OTLP. The binary reads it; authz
+// TelemetryConfig sends trace spans over OTLP. The binary reads it; config
 // only validates it. Without OTLPEndpoint the standard OTEL_* environment
 // variables decide whether spans are exported (see docs/operations.md); with
 // neither, none are.
