@@ -32,7 +32,7 @@ DIST            ?= dist
 RELEASE_BUILDFLAGS ?=
 
 # Fuzz targets as package:Target. go test -fuzz runs one target at a time.
-FUZZ_TARGETS := ./claims:FuzzVerify ./authz:FuzzParseConfig ./authz:FuzzPattern ./authz/internal/match:FuzzFoldAll ./envoy:FuzzCheck ./envoy/internal/checkreq:FuzzReadCheckRequest ./authz/internal/urlpath:FuzzNormalize
+FUZZ_TARGETS := ./claims:FuzzVerify ./authz/config:FuzzParseConfig ./authz/config:FuzzPattern ./authz/internal/match:FuzzFoldAll ./envoy:FuzzCheck ./envoy/internal/checkreq:FuzzReadCheckRequest ./authz/internal/urlpath:FuzzNormalize
 FUZZTIME     ?= 30s
 
 # Real Envoy, for the end-to-end tests and make stack: the official binary
@@ -82,7 +82,7 @@ bench load: .SHELLFLAGS := -o pipefail -c
 
 bench: ## Benchmarks: Decide, Verify, reading a CheckRequest and its repeated headers, Check in process and over gRPC against a minimal baseline, as ratios (about 3 minutes)
 	@mkdir -p $(dir $(BENCH_OUT))
-	$(GO) test -tags '$(TAGS)' -run '^$$' -bench 'Decide|Verify|UnmarshalCheckRequest|RequestFrom|CheckRepeatedHeaders' -benchmem ./authz ./claims ./envoy ./envoy/internal/... | tee $(BENCH_OUT)
+	$(GO) test -tags '$(TAGS)' -run '^$$' -bench 'Decide|Verify|UnmarshalCheckRequest|RequestFrom|CheckRepeatedHeaders' -benchmem ./authz/config ./claims ./envoy ./envoy/internal/... | tee $(BENCH_OUT)
 	$(GO) test -tags '$(TAGS)' -run '^$$' -bench 'CacheMemory' -benchtime 1x ./claims | tee -a $(BENCH_OUT)
 	@# Rounds of every Check benchmark in turn, so that the load of the machine
 	@# weighs on actions-authz and the baseline alike.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -108,9 +109,9 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
 	if p == nil {
 		return e.noPolicy(reason, r.Policy, pathErr)
 	}
-	raw, reason, desc := extractToken(e.tokenHeader, r.Headers)
+	raw, reason, desc := extractToken(e.c.TokenHeader, r.Headers)
 	if reason != "" {
-		return Decision{Outcome: Unauthenticated, Reason: reason, Description: desc, Policy: p.name, Rule: -1, DryRun: p.dryRun}
+		return Decision{Outcome: Unauthenticated, Reason: reason, Description: desc, Policy: p.Name, Rule: -1, DryRun: p.DryRun}
 	}
 	var (
 		c    *claims.Claims
@@ -144,8 +145,8 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) Decision {
 }
 
 // verifyFailure is the decision for a token the verifier refused.
-func verifyFailure(err error, p *policy) Decision {
-	d := Decision{Outcome: Unauthenticated, Reason: ReasonInvalidToken, Policy: p.name, Rule: -1, DryRun: p.dryRun,
+func verifyFailure(err error, p *policy.Policy) Decision {
+	d := Decision{Outcome: Unauthenticated, Reason: ReasonInvalidToken, Policy: p.Name, Rule: -1, DryRun: p.DryRun,
 		Detail: string(claims.ReasonOf(err)), Description: "the token is not valid"}
 	if errors.Is(err, claims.ErrKeysUnavailable) {
 		d.Outcome, d.Reason = Unavailable, ReasonKeysUnavailable

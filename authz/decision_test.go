@@ -2,12 +2,9 @@ package authz
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/actions-authz/actions-authz/claims"
 )
 
 func TestOutcome(t *testing.T) {
@@ -114,18 +111,10 @@ func TestResponses(t *testing.T) {
 	}
 }
 
-// TestBodyNeverSaysWhichClaimFailed: a real 403 from Decide names the policy
-// and nothing about the token.
-func TestBodyNeverSaysWhichClaimFailed(t *testing.T) {
-	e := loadEngine(t, "valid.yaml")
-	d := e.Decide(Input{Request: Request{Policy: "deploy"}, Claims: tok(func(c *claims.Claims) { c.Ref = "refs/heads/secret-branch" })})
-	body := string(d.Body())
-	for _, leak := range []string{"ref", "secret-branch", "my-org/infra", "1234567"} {
-		if strings.Contains(body, leak) {
-			t.Errorf("403 body %s mentions %q", body, leak)
+func TestShadowVerdictString(t *testing.T) {
+	for v, want := range map[ShadowVerdict]string{ShadowNone: "", ShadowAllow: "allow", ShadowDeny: "deny"} {
+		if got := v.String(); got != want {
+			t.Errorf("ShadowVerdict(%d).String() = %q, want %q", v, got, want)
 		}
-	}
-	if !strings.Contains(body, `"policy":"deploy"`) {
-		t.Errorf("403 body %s does not name the policy", body)
 	}
 }

@@ -1,11 +1,11 @@
-// Package authz is the policy: the configuration file model, its validation
-// and compilation, and a pure decision from request attributes and verified
-// token claims to allow or deny.
+// Package authz decides: a pure decision from request attributes and
+// verified token claims to allow or deny, and the Authorizer that front
+// doors call.
 //
-// ParseConfig (or LoadConfig) reads the YAML file strictly, applies the
-// documented defaults, validates every section and compiles the policies
-// once into an immutable Engine. Every load error names its place in the file
-// (policy, rule, claim, line), and all of them are reported together.
+// An Engine is a compiled, immutable policy. It comes from the
+// configuration file: package authz/config reads, validates and compiles
+// the file (config.Parse, config.Load) and returns the Engine with the
+// Config.
 //
 // Engine.Decide is the request path: it selects the policy for the route,
 // checks the token's audience against it and evaluates its allow rules,

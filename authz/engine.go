@@ -5,110 +5,23 @@ import (
 	"strings"
 
 	"github.com/actions-authz/actions-authz/authz/internal/httpsyntax"
-	"github.com/actions-authz/actions-authz/authz/internal/match"
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/authz/internal/route"
 	"github.com/actions-authz/actions-authz/authz/internal/urlpath"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
 // Engine is a compiled configuration: every pattern compiled, every claim
-// name resolved and every header name computed once, by ParseConfig. It is
+// name resolved and every header name computed once, by config.Parse. It is
 // immutable and safe for concurrent use; a reload builds a new one.
 type Engine struct {
-	tokenHeader string
-	removeToken bool
-	prefix      string           // upstream.header_prefix, lower-case
-	upstream    []upstreamHeader // in configured order
-	setNames    map[string]struct{}
-	policies    []*policy // in file order
-	byName      map[string]*policy
-	routed      []*policy // the policies with a match, in file order
+	c policy.Compiled
 }
 
-// upstreamHeader is one identity header: <prefix><claim with _ as ->.
-type upstreamHeader struct {
-	name  string
-	field claims.Field // FieldInvalid for a repo_property_* claim, named by claim
-	claim string
-}
-
-type policy struct {
-	index     int
-	name      string
-	match     *route.Route // nil: selected only by name
-	audiences []string
-	dryRun    bool
-	rules     []rule
-	shadow    []rule // evaluated beside rules, never enforced
-	noRule    string // Description of a deny
-	dryRunMsg string // Description of a would-be deny allowed by dry_run
-}
-
-type rule struct {
-	conds []condition
-}
-
-type condition struct {
-	field claims.Field // FieldInvalid for a claim Claims has no field for
-	name  string       // the claim name, as written
-	m     match.Matcher
-	text  string // the value as written, for explain
-}
-
-// maxValues bounds the values of one claim that a condition compares
-// without allocating; a claim with more is compared all the same.
-const maxValues = 16
-
-// holds reports whether the condition holds for c. An absent claim never
-// matches, whatever the value (a negation included). A claim with several
-// values (the audiences of aud, a repo_property_* multi-select, an array)
-// matches when any of its values does, and a negation holds when none does
-// (see match.Set).
-func (k *condition) holds(c *claims.Claims) bool {
-	switch k.field {
-	case claims.FieldInvalid:
-		var buf [maxValues]string
-		vs := c.Extra.Values(k.name, buf[:0])
-		return len(vs) > 0 && match.Set(k.m, vs)
-	case claims.FieldAudience:
-		return len(c.Audience) > 0 && match.Set(k.m, c.Audience)
-	}
-	v := c.Value(k.field)
-	return v != "" && k.m.Match(v)
-}
-
-// failing returns the index of the first condition of r that does not hold
-// for c, or -1 when they all hold.
-func (r *rule) failing(c *claims.Claims) int {
-	for i := range r.conds {
-		if !r.conds[i].holds(c) {
-			return i
-		}
-	}
-	return -1
-}
-
-// firstMatch returns the index of the first of rules whose conditions all
-// hold, or -1.
-func firstMatch(rules []rule, c *claims.Claims) int {
-	for i := range rules {
-		if rules[i].failing(c) < 0 {
-			return i
-		}
-	}
-	return -1
-}
-
-// acceptsAudience reports whether the token's aud holds one of the policy's
-// audiences.
-func (p *policy) acceptsAudience(aud []string) bool {
-	for _, a := range aud {
-		if slices.Contains(p.audiences, a) {
-			return true
-		}
-	}
-	return false
-}
+// NewEngine returns the Engine of a compiled configuration. Engines come
+// from config.Parse and config.Load (see config.Config.Engine), which
+// compile the file into c; c must not change afterwards.
+func NewEngine(c *policy.Compiled) *Engine { return &Engine{c: *c} }
 
 // Request is what a front door knows about the HTTP request being
 // authorized.
@@ -164,16 +77,16 @@ func (e *Engine) Decide(in Input) Decision {
 // route returns the policy for r, or nil and the reason there is none, with
 // the path's error for ReasonInvalidPath. A policy named by the route is
 // taken whatever the path: the proxy has routed the request already.
-func (e *Engine) route(r *Request) (*policy, Reason, error) {
+func (e *Engine) route(r *Request) (*policy.Policy, Reason, error) {
 	if r.Policy != "" {
-		if p, ok := e.byName[r.Policy]; ok {
+		if p, ok := e.c.ByName[r.Policy]; ok {
 			return p, "", nil
 		}
 		return nil, ReasonUnknownPolicy, nil
 	}
 	path := route.NewPath(r.Path)
-	for _, p := range e.routed {
-		ok, err := p.match.Matches(r.Method, r.Host, &path)
+	for _, p := range e.c.Routed {
+		ok, err := p.Match.Matches(r.Method, r.Host, &path)
 		if err != nil {
 			return nil, ReasonInvalidPath, err
 		}
@@ -201,20 +114,20 @@ func (e *Engine) noPolicy(reason Reason, name string, err error) Decision {
 }
 
 // decide evaluates policy p for the verified claims c.
-func (e *Engine) decide(p *policy, c *claims.Claims, headers map[string]string) Decision {
-	d := Decision{Policy: p.name, Rule: -1, DryRun: p.dryRun, Claims: c}
+func (e *Engine) decide(p *policy.Policy, c *claims.Claims, headers map[string]string) Decision {
+	d := Decision{Policy: p.Name, Rule: -1, DryRun: p.DryRun, Claims: c}
 	if c == nil {
 		d.Outcome, d.Reason, d.Description = Unauthenticated, ReasonInvalidToken, "no verified token"
 		return d
 	}
-	if !p.acceptsAudience(c.Audience) {
+	if !p.AcceptsAudience(c.Audience) {
 		d.Outcome, d.Reason, d.Detail = Unauthenticated, ReasonAudience, string(claims.ReasonAudience)
 		d.Description = "the token's audience is not accepted for this route"
 		return d
 	}
-	d.Rule = firstMatch(p.rules, c)
-	if p.shadow != nil {
-		d.Shadow, d.ShadowRule = ShadowDeny, firstMatch(p.shadow, c)
+	d.Rule = policy.FirstMatch(p.Rules, c)
+	if p.Shadow != nil {
+		d.Shadow, d.ShadowRule = ShadowDeny, policy.FirstMatch(p.Shadow, c)
 		if d.ShadowRule >= 0 {
 			d.Shadow = ShadowAllow
 		}
@@ -222,10 +135,10 @@ func (e *Engine) decide(p *policy, c *claims.Claims, headers map[string]string) 
 	switch {
 	case d.Rule >= 0:
 		d.Outcome, d.Reason = Allow, ReasonAllowed
-	case p.dryRun:
-		d.Outcome, d.Reason, d.Description = Allow, ReasonDryRun, p.dryRunMsg
+	case p.DryRun:
+		d.Outcome, d.Reason, d.Description = Allow, ReasonDryRun, p.DryRunMsg
 	default:
-		d.Outcome, d.Reason, d.Description = Deny, ReasonNoRuleMatched, p.noRule
+		d.Outcome, d.Reason, d.Description = Deny, ReasonNoRuleMatched, p.NoRule
 		return d
 	}
 	d.Set, d.Remove = e.headers(c, headers)
@@ -236,13 +149,13 @@ func (e *Engine) decide(p *policy, c *claims.Claims, headers map[string]string) 
 // httpsyntax.HeaderValue writes them, and the request headers to remove on
 // an allowed request.
 func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []string) {
-	set := make([]Header, len(e.upstream))
-	for i, u := range e.upstream {
-		set[i] = Header{Name: u.name, Value: httpsyntax.HeaderValue(u.value(c))}
+	set := make([]Header, len(e.c.Upstream))
+	for i, u := range e.c.Upstream {
+		set[i] = Header{Name: u.Name, Value: httpsyntax.HeaderValue(u.Value(c))}
 	}
 	// Counted first, so that remove is allocated once at its size.
 	n := 0
-	if e.removeToken {
+	if e.c.RemoveToken {
 		n++
 	}
 	for name := range in {
@@ -254,8 +167,8 @@ func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []st
 		return set, nil
 	}
 	remove := make([]string, 0, n)
-	if e.removeToken {
-		remove = append(remove, e.tokenHeader)
+	if e.c.RemoveToken {
+		remove = append(remove, e.c.TokenHeader)
 	}
 	for name := range in {
 		if !e.hasPrefix(name) {
@@ -263,7 +176,7 @@ func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []st
 		}
 		// ToLower allocates only for a name that is not lower-case already.
 		name = strings.ToLower(name)
-		if _, ok := e.setNames[name]; !ok {
+		if _, ok := e.c.SetNames[name]; !ok {
 			remove = append(remove, name)
 		}
 	}
@@ -278,51 +191,31 @@ func (e *Engine) headers(c *claims.Claims, in map[string]string) ([]Header, []st
 	return set, remove
 }
 
-// value returns the claim an identity header carries. A claim without a
-// field of its own (repo_property_*) goes as the token has it when it is a
-// string, GitHub's comma-joined multi-select included; an array goes as its
-// values joined with ",", a boolean or number as its JSON text, anything
-// else as "".
-func (u *upstreamHeader) value(c *claims.Claims) string {
-	if u.field != claims.FieldInvalid {
-		return c.Value(u.field)
-	}
-	var buf [maxValues]string
-	vs := c.Extra.Values(u.claim, buf[:0])
-	if len(vs) == 0 {
-		return ""
-	}
-	if raw, _ := c.Extra.JSON(u.claim); raw[0] == '[' {
-		return strings.Join(vs, ",")
-	}
-	return vs[0] // a string's first value is the whole string
-}
-
 // hasPrefix reports whether the header name starts with the identity
 // header prefix, in any case.
 func (e *Engine) hasPrefix(name string) bool {
-	return len(name) >= len(e.prefix) && strings.EqualFold(name[:len(e.prefix)], e.prefix)
+	return len(name) >= len(e.c.Prefix) && strings.EqualFold(name[:len(e.c.Prefix)], e.c.Prefix)
 }
 
 // TokenHeader returns the lower-case name of the header that carries the
 // token ("authorization" by default).
-func (e *Engine) TokenHeader() string { return e.tokenHeader }
+func (e *Engine) TokenHeader() string { return e.c.TokenHeader }
 
 // Policies returns the policy names in file order.
 func (e *Engine) Policies() []string {
-	out := make([]string, len(e.policies))
-	for i, p := range e.policies {
-		out[i] = p.name
+	out := make([]string, len(e.c.Policies))
+	for i, p := range e.c.Policies {
+		out[i] = p.Name
 	}
 	return out
 }
 
 // Rules returns the number of allow rules of the named policy, and false
 // when no policy has that name.
-func (e *Engine) Rules(policy string) (int, bool) {
-	p, ok := e.byName[policy]
+func (e *Engine) Rules(name string) (int, bool) {
+	p, ok := e.c.ByName[name]
 	if !ok {
 		return 0, false
 	}
-	return len(p.rules), true
+	return len(p.Rules), true
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -28,34 +29,8 @@ policies:
         ref: "refs/tags/v*"
 `
 
-func ExampleParseConfig() {
-	cfg, err := authz.ParseConfig([]byte(policyFile))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(cfg.Engine().Policies(), cfg.Token.Header, cfg.Upstream.HeaderPrefix)
-
-	// Problems name their place; all of them are reported together.
-	_, err = authz.ParseConfig([]byte(`
-issuers: [{url: "http://issuer.example.com"}]
-audiences: [svc]
-policies:
-  - name: build
-    allow:
-      - ref: refs/heads/main
-      - repository_owner_id: 1234567
-`))
-	fmt.Println(err)
-	// Output:
-	// [deploy] authorization x-github-
-	// line 2: issuers[0]: url: URL "http://issuer.example.com" must use https (http is accepted only for loopback hosts)
-	// line 7: policy "build" (policies[0]): allow[0]: does not pin the repository owner: constrain repository_owner_id, repository_id, repository_owner, repository or enterprise_id with a value that cannot match every owner (GitHub signs tokens for every repository with the same keys), or set allow_any_repository: true on the policy
-	// line 8: policy "build" (policies[0]): allow[1]: repository_owner_id: value 1234567 is a number; quote it ("1234567"): GitHub claims are strings
-}
-
 func ExampleEngine_Decide() {
-	cfg, err := authz.ParseConfig([]byte(policyFile))
+	cfg, err := config.Parse([]byte(policyFile))
 	if err != nil {
 		fmt.Println(err)
 		return

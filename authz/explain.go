@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
 )
@@ -68,34 +69,34 @@ func (e *Engine) Explain(in Input) Explanation {
 		x.Selection = "no policy has a match for " + describeRequest(&in.Request) + " (policies without match are selected only by name)"
 		return x
 	case in.Policy != "":
-		x.Selection = "policy " + strconv.Quote(p.name) + " named by the route (context_extensions policy)"
+		x.Selection = "policy " + strconv.Quote(p.Name) + " named by the route (context_extensions policy)"
 	default:
-		x.Selection = "policy " + strconv.Quote(p.name) + " (policies" + yamlshape.Index(p.index) + ") is the first whose match matches " + describeRequest(&in.Request)
+		x.Selection = "policy " + strconv.Quote(p.Name) + " (policies" + yamlshape.Index(p.Index) + ") is the first whose match matches " + describeRequest(&in.Request)
 	}
-	x.Audiences = p.audiences
+	x.Audiences = p.Audiences
 	if in.Claims == nil {
 		return x
 	}
-	x.AudienceOK = p.acceptsAudience(in.Claims.Audience)
+	x.AudienceOK = p.AcceptsAudience(in.Claims.Audience)
 	if !x.AudienceOK {
 		return x
 	}
-	x.Rules = traceRules(p.rules, in)
-	x.Shadow = traceRules(p.shadow, in)
+	x.Rules = traceRules(p.Rules, in)
+	x.Shadow = traceRules(p.Shadow, in)
 	return x
 }
 
 // traceRules traces each rule against the claims of in.
-func traceRules(rules []rule, in Input) []RuleTrace {
+func traceRules(rules []policy.Rule, in Input) []RuleTrace {
 	var out []RuleTrace
 	for i := range rules {
 		r := &rules[i]
 		t := RuleTrace{Index: i}
-		if k := r.failing(in.Claims); k < 0 {
+		if k := r.Failing(in.Claims); k < 0 {
 			t.Matched = true
 		} else {
-			cond := &r.conds[k]
-			t.Claim, t.Condition = cond.name, cond.text
+			cond := &r.Conds[k]
+			t.Claim, t.Condition = cond.Name, cond.Text
 			t.Actual, t.ActualJSON, t.Values = actual(cond, in.Claims)
 		}
 		out = append(out, t)
@@ -106,14 +107,14 @@ func traceRules(rules []rule, in Input) []RuleTrace {
 // actual returns the token's value of the claim of cond, for a trace: the
 // value, or the JSON text for a claim without a field or several audiences,
 // and the values compared when there are several.
-func actual(cond *condition, c *claims.Claims) (string, bool, []string) {
-	switch cond.field {
+func actual(cond *policy.Condition, c *claims.Claims) (string, bool, []string) {
+	switch cond.Field {
 	case claims.FieldInvalid:
-		raw, ok := c.Extra.JSON(cond.name)
+		raw, ok := c.Extra.JSON(cond.Name)
 		if !ok {
 			return "", false, nil
 		}
-		vs := c.Extra.Values(cond.name, nil)
+		vs := c.Extra.Values(cond.Name, nil)
 		if len(vs) < 2 {
 			vs = nil
 		}
@@ -124,7 +125,7 @@ func actual(cond *condition, c *claims.Claims) (string, bool, []string) {
 			return string(raw), true, c.Audience
 		}
 	}
-	return c.Value(cond.field), false, nil
+	return c.Value(cond.Field), false, nil
 }
 
 func describeRequest(r *Request) string {
@@ -140,7 +141,7 @@ func (x *Explanation) String() string {
 		if x.AudienceOK {
 			verdict = "accepted"
 		}
-		b.WriteString("audience: " + verdict + " (policy accepts " + strings.Join(quoteAll(x.Audiences), ", ") + ")\n")
+		b.WriteString("audience: " + verdict + " (policy accepts " + yamlshape.QuoteJoin(x.Audiences) + ")\n")
 	}
 	writeTraces(&b, "allow", x.Rules)
 	writeTraces(&b, "shadow", x.Shadow)
@@ -176,17 +177,9 @@ func writeTraces(b *strings.Builder, list string, traces []RuleTrace) {
 			}
 			b.WriteString("no: " + t.Claim + " is " + is)
 			if len(t.Values) > 1 {
-				b.WriteString(", values " + strings.Join(quoteAll(t.Values), ", ") + ": none matches")
+				b.WriteString(", values " + yamlshape.QuoteJoin(t.Values) + ": none matches")
 			}
 			b.WriteString(" (want " + t.Condition + ")\n")
 		}
 	}
-}
-
-func quoteAll(list []string) []string {
-	out := make([]string, len(list))
-	for i, s := range list {
-		out[i] = strconv.Quote(s)
-	}
-	return out
 }

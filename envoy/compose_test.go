@@ -22,7 +22,7 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"sigs.k8s.io/yaml"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/envoy"
 )
@@ -153,7 +153,7 @@ func checkCompose(p *types.Project) []error {
 	if svc, ok := p.Services["actions-authz"]; ok {
 		if cfg, err := authzConfig(svc); err == nil {
 			for route, name := range routePolicies(b) {
-				if !slices.ContainsFunc(cfg.Policies, func(pc authz.PolicyConfig) bool { return pc.Name == name }) {
+				if !slices.ContainsFunc(cfg.Policies, func(pc config.PolicyConfig) bool { return pc.Name == name }) {
 					fail("%s: route %s names policy %q, which services.actions-authz's configuration does not have", relToRoot(src), route, name)
 				}
 			}
@@ -344,13 +344,13 @@ func addrPorts(addrs ...string) ([]uint32, error) {
 
 // authzConfig loads the configuration file an actions-authz service mounts
 // and names with --config.
-func authzConfig(s types.ServiceConfig) (*authz.Config, error) {
+func authzConfig(s types.ServiceConfig) (*config.Config, error) {
 	path, _ := flagValue(s.Command, "--config")
 	src, ok := mountSource(s, path)
 	if !ok {
 		return nil, fmt.Errorf("--config %s is not a mounted file", path)
 	}
-	cfg, err := authz.LoadConfig(src)
+	cfg, err := config.Load(src)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/envoy/envoytest"
@@ -45,7 +46,7 @@ func testEngine(t *testing.T) *authz.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := authz.ParseConfig([]byte(strings.ReplaceAll(string(raw), "ISSUER_URL", "https://issuer.example")))
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(string(raw), "ISSUER_URL", "https://issuer.example")))
 	if err != nil {
 		t.Fatal(err)
 	}

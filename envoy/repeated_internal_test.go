@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/envoy/internal/checkreq"
 )
@@ -35,7 +36,7 @@ func repeatedHeaders(tb testing.TB, ns ...int) (*Server, []mem.BufferSlice) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg, err := authz.ParseConfig([]byte(strings.ReplaceAll(string(raw), "ISSUER_URL", "https://issuer.example.test")))
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(string(raw), "ISSUER_URL", "https://issuer.example.test")))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/authz/authztest"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/envoy"
@@ -361,7 +362,7 @@ func TestCheckUnavailableBeforeKeys(t *testing.T) {
 	s := newStack(t) // gives a working issuer; now build a verifier that never got keys
 	s.jwksFail.Store(true)
 	raw, _ := os.ReadFile("testdata/config.yaml")
-	cfg, err := authz.ParseConfig([]byte(strings.ReplaceAll(string(raw), "ISSUER_URL", s.issuer.URL())))
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(string(raw), "ISSUER_URL", s.issuer.URL())))
 	if err != nil {
 		t.Fatal(err)
 	}

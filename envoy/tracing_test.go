@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/tracing"
@@ -38,7 +39,7 @@ func TestCheckTraceParent(t *testing.T) {
 		fromMetadata = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 		fromHeaders  = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	)
-	cfg, err := authz.ParseConfig([]byte(`
+	cfg, err := config.Parse([]byte(`
 issuers: [{url: https://token.actions.githubusercontent.com}]
 audiences: [https://github.com/octo-org]
 policies:

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 )
@@ -43,7 +44,7 @@ func exampleConfigs(t *testing.T) []string {
 func TestExampleConfigsPassCheck(t *testing.T) {
 	for _, f := range exampleConfigs(t) {
 		t.Run(f, func(t *testing.T) {
-			cfg, err := authz.LoadConfig(f)
+			cfg, err := config.Load(f)
 			if err != nil {
 				t.Fatalf("check: %v", err)
 			}
@@ -189,7 +190,7 @@ func TestExamplePoliciesAllowAndDeny(t *testing.T) {
 	at := issuedAt.Add(time.Minute)
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := authz.LoadConfig(name)
+			cfg, err := config.Load(name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,9 +280,9 @@ func TestExamplePolicyTests(t *testing.T) {
 	bin := requireBinary(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			config := filepath.Join("policies", filepath.Base(f))
+			policyFile := filepath.Join("policies", filepath.Base(f))
 			var stdout, stderr strings.Builder
-			cmd := exec.Command(bin, "test", "--config", config, f)
+			cmd := exec.Command(bin, "test", "--config", policyFile, f)
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
 				t.Fatalf("test: %v\n%s%s", err, stdout.String(), stderr.String())
@@ -315,7 +316,7 @@ func TestExampleWorkflow(t *testing.T) {
 	if wf.Permissions["id-token"] != "write" {
 		t.Errorf("permissions.id-token = %q, want write", wf.Permissions["id-token"])
 	}
-	cfg, err := authz.LoadConfig("policies/organisation.yaml")
+	cfg, err := config.Load("policies/organisation.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

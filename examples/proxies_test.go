@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/envoy/localstack"
 	"github.com/actions-authz/actions-authz/forwardauth/forwardauthtest"
 )
@@ -243,8 +244,8 @@ func runProxyCases(t *testing.T, e *e2e, proxyAddr string, dropsUnlisted bool) {
 				}
 			}
 			want := forwardauthtest.IdentityHeaders(t, e.Authorizer, tc.same)
-			if len(want) != len(authz.DefaultUpstreamClaims) {
-				t.Fatalf("%d identity headers configured, the examples list %d", len(want), len(authz.DefaultUpstreamClaims))
+			if len(want) != len(config.DefaultUpstreamClaims) {
+				t.Fatalf("%d identity headers configured, the examples list %d", len(want), len(config.DefaultUpstreamClaims))
 			}
 			for name, v := range want {
 				// An empty claim arrives as an empty header or none at all.

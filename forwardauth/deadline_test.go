@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/forwardauth"
 )
@@ -33,7 +34,7 @@ func TestDecisionDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := strings.NewReplacer("GOOD_ISSUER", "https://good.example", "DOWN_ISSUER", "https://down.example").Replace(string(raw))
-	cfg, err := authz.ParseConfig([]byte(text))
+	cfg, err := config.Parse([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/codes"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/envoy"
 	"github.com/actions-authz/actions-authz/envoy/envoytest"
 	"github.com/actions-authz/actions-authz/forwardauth/forwardauthtest"
@@ -86,8 +86,8 @@ func TestSameDecisionFromEveryFrontDoor(t *testing.T) {
 			if viaForward.status == 200 {
 				// Every configured identity header is present; the empty ones
 				// are those the gRPC answer removes.
-				if n := len(viaForward.set) + len(viaForward.empty); n != len(authz.DefaultUpstreamClaims) {
-					t.Errorf("forward-auth: %d identity headers, want all %d", n, len(authz.DefaultUpstreamClaims))
+				if n := len(viaForward.set) + len(viaForward.empty); n != len(config.DefaultUpstreamClaims) {
+					t.Errorf("forward-auth: %d identity headers, want all %d", n, len(config.DefaultUpstreamClaims))
 				}
 				for _, name := range viaForward.empty {
 					if !slices.Contains(viaGRPC.cleared, name) {

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/tracing"
 )
@@ -53,7 +54,7 @@ func (verifier) Verify(_ context.Context, raw string) (*claims.Claims, error) {
 
 func newAuthorizer(t *testing.T) *authz.Authorizer {
 	t.Helper()
-	cfg, err := authz.ParseConfig([]byte(policyYAML))
+	cfg, err := config.Parse([]byte(policyYAML))
 	if err != nil {
 		t.Fatal(err)
 	}

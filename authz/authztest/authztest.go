@@ -10,22 +10,23 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
 // Stack is a configuration and what a front door needs to serve it.
 type Stack struct {
-	Config     *authz.Config
+	Config     *config.Config
 	Verifier   *claims.Verifier
 	Authorizer *authz.Authorizer
 }
 
-// Start parses config, starts its Verifier, which runs until the test
-// ends, and returns the Authorizer over both. It does not wait for keys:
-// see WaitReady.
-func Start(t testing.TB, config string) *Stack {
+// Start parses the configuration file, starts its Verifier, which runs
+// until the test ends, and returns the Authorizer over both. It does not
+// wait for keys: see WaitReady.
+func Start(t testing.TB, file string) *Stack {
 	t.Helper()
-	cfg, err := authz.ParseConfig([]byte(config))
+	cfg, err := config.Parse([]byte(file))
 	if err != nil {
 		t.Fatal(err)
 	}

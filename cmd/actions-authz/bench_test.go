@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
@@ -57,7 +58,7 @@ func BenchmarkCheckDecisionLogs(b *testing.B) {
 	if err := os.WriteFile(jwks, iss.JWKS(), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	cfg, err := authz.ParseConfig(fmt.Appendf(nil, `
+	cfg, err := config.Parse(fmt.Appendf(nil, `
 issuers: [{url: %q, jwks_file: %q}]
 audiences: ["https://github.com/octo-org"]
 policies:

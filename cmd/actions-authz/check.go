@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
@@ -18,7 +18,7 @@ func check(args []string, stdout, stderr io.Writer) error {
 	if *configPath == "" {
 		return cli.Usage("check: --config is required")
 	}
-	cfg, err := authz.LoadConfig(*configPath)
+	cfg, err := config.Load(*configPath)
 	if err != nil {
 		return fmt.Errorf("%s is invalid:\n%w", *configPath, err)
 	}

@@ -46,6 +46,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
@@ -68,7 +69,7 @@ const benchStreams = 32
 // the development issuer served on loopback.
 type benchFixture struct {
 	issuerURL string
-	cfg       *authz.Config
+	cfg       *config.Config
 	reqs      []*authv3.CheckRequest // one per token, Envoy-shaped, routed to policy "default"
 }
 
@@ -88,7 +89,7 @@ var benchSetup = sync.OnceValues(func() (*benchFixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := authz.ParseConfig([]byte(strings.ReplaceAll(string(raw), "http://127.0.0.1:9002", srv.URL)))
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(string(raw), "http://127.0.0.1:9002", srv.URL)))
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func productServer(b *testing.B, f *benchFixture, cached bool, w io.Writer) *env
 // productObserve is what serve observes every decision with: the metrics,
 // and the decision log at the configured level through the same buffered
 // writer, to w. Keep it in step with serve's wiring (service.New).
-func productObserve(tb testing.TB, w io.Writer, cfg *authz.Config) authz.ObserveFunc {
+func productObserve(tb testing.TB, w io.Writer, cfg *config.Config) authz.ObserveFunc {
 	m, err := metrics.New(prometheus.NewRegistry(), metrics.Options{})
 	if err != nil {
 		tb.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/internal/cli"
 	"github.com/actions-authz/actions-authz/internal/fileread"
@@ -55,7 +56,7 @@ func explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	cfg, err := authz.LoadConfig(o.configPath)
+	cfg, err := config.Load(o.configPath)
 	if err != nil {
 		return cli.Exit(2, fmt.Errorf("%s is invalid:\n%w", o.configPath, err))
 	}
@@ -199,7 +200,7 @@ func (v verification) Verify(context.Context, string) (*claims.Claims, error) { 
 // audiences, as of o.at, with keys from o.jwksFile when it is set. The error
 // is a failure to set up the verifier or to load the keys; a refused token is
 // a verification with an error.
-func verifyForExplain(ctx context.Context, cfg *authz.Config, raw string, o *explainOptions) (verification, error) {
+func verifyForExplain(ctx context.Context, cfg *config.Config, raw string, o *explainOptions) (verification, error) {
 	issuers := slices.Clone(cfg.Issuers)
 	if o.jwksFile != "" {
 		if _, err := os.Stat(o.jwksFile); err != nil {

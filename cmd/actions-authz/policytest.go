@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/internal/cli"
 	"github.com/actions-authz/actions-authz/internal/fileread"
@@ -95,7 +96,7 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(files) == 0 {
 		return cli.Usage("test: name at least one test file")
 	}
-	cfg, err := authz.LoadConfig(*configPath)
+	cfg, err := config.Load(*configPath)
 	if err != nil {
 		return cli.Exit(2, fmt.Errorf("%s is invalid:\n%w", *configPath, err))
 	}
@@ -138,7 +139,7 @@ func policyTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // decideCase decides one case as the service would, and traces it as
 // explain does: bare claims go to the engine, a token through the
 // Authorizer with a verifier built from the configuration.
-func decideCase(ctx context.Context, cfg *authz.Config, engine *authz.Engine, tc *testCase, jwksFile string) (authz.Explanation, error) {
+func decideCase(ctx context.Context, cfg *config.Config, engine *authz.Engine, tc *testCase, jwksFile string) (authz.Explanation, error) {
 	req := authz.Request{Policy: tc.Policy, Method: tc.Method, Host: tc.Host, Path: tc.Path, Headers: map[string]string{}}
 	if req.Path == "" {
 		req.Path = "/"

@@ -6,7 +6,7 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/gctune"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/service"
 	"github.com/actions-authz/actions-authz/internal/cli"
@@ -29,7 +29,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.ConfigPath == "" {
 		return cli.Usage("serve: --config is required")
 	}
-	cfg, err := authz.LoadConfig(o.ConfigPath)
+	cfg, err := config.Load(o.ConfigPath)
 	if err != nil {
 		return fmt.Errorf("%s is invalid:\n%w", o.ConfigPath, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/envoy"
@@ -45,7 +46,7 @@ func loadTarget(t *testing.T) (grpcAddr, mintURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := authz.ParseConfig([]byte(strings.ReplaceAll(string(raw), "http://127.0.0.1:9002", srv.URL)))
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(string(raw), "http://127.0.0.1:9002", srv.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"helm.sh/helm/v4/pkg/chart"
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -346,7 +346,7 @@ func check(t *testing.T, r *release, w want) {
 	if !ok {
 		t.Fatalf("ConfigMap %s has no key %s", cm.Name, path.Base(configPath))
 	}
-	cfg, err := authz.ParseConfig([]byte(data))
+	cfg, err := config.Parse([]byte(data))
 	if err != nil {
 		t.Fatalf("the rendered policy does not load: %v\n%s", err, data)
 	}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/envoy/localstack"
 )
 
@@ -34,7 +34,7 @@ func TestComposeStack(t *testing.T) {
 	base := "http://" + s.Addrs.Listener
 	dev := s.Addrs.Dev
 
-	cfg, err := authz.LoadConfig(filepath.Join(root, "examples/compose/config.yaml"))
+	cfg, err := config.Load(filepath.Join(root, "examples/compose/config.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/envoy/localstack"
 )
 
@@ -225,7 +225,7 @@ func eventually(t *testing.T, within time.Duration, what string, check func() er
 // headers, and checks what the upstream received: every configured identity
 // header with the token's claim, none of the client's (in three spellings,
 // one of them twice, and one we do not set), and no Authorization.
-func checkAllowed(t *testing.T, base, token string, tokenClaims map[string]any, cfg *authz.Config) {
+func checkAllowed(t *testing.T, base, token string, tokenClaims map[string]any, cfg *config.Config) {
 	t.Helper()
 	spoof := http.Header{
 		"x-github-repository": {"evil-org/evil"},

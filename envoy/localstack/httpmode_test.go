@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/envoy/localstack"
 )
 
@@ -75,7 +75,7 @@ func TestHTTPMode(t *testing.T) {
 	base := "http://" + s.Addrs.Listener
 	dev := s.Addrs.Dev
 
-	cfg, err := authz.LoadConfig(filepath.Join(root, httpModeAuthzConfig))
+	cfg, err := config.Load(filepath.Join(root, httpModeAuthzConfig))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ const audience = "https://github.com/octo-org"
 
 // upstreamClaims are the claims jwt_authn copies into request headers
 // (claim_to_headers), as actions-authz sends them by default
-// (authz.DefaultUpstreamClaims), so that the upstream learns the same.
+// (DefaultUpstreamClaims of authz/config), so that the upstream learns the same.
 var upstreamClaims = []string{
 	"repository", "repository_id", "repository_owner", "repository_owner_id", "ref", "sha",
 	"workflow_ref", "job_workflow_ref", "environment", "event_name", "actor", "run_id", "run_attempt",

@@ -57,6 +57,16 @@ func At(parent, child string) string {
 // Index renders a sequence index as a place: "[3]".
 func Index(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
+// QuoteJoin renders a list in a message: each item quoted, joined with
+// ", ": "a", "b".
+func QuoteJoin(list []string) string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = strconv.Quote(s)
+	}
+	return strings.Join(out, ", ")
+}
+
 // Problems flattens err (a *Problem, an errors.Join of them, or anything
 // else) into problems placed under place.
 func Problems(place string, err error) []*Problem {

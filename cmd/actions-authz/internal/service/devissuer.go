@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 )
@@ -23,7 +23,7 @@ type devIssuer struct {
 
 // newDevIssuer listens on addr and builds the development issuer there,
 // minting tokens for the first audience of cfg.
-func newDevIssuer(addr string, cfg *authz.Config) (*devIssuer, error) {
+func newDevIssuer(addr string, cfg *config.Config) (*devIssuer, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dev issuer listener: %w", err)

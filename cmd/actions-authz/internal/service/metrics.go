@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/metrics"
 )
@@ -32,8 +32,8 @@ func NewRegistry(opts metrics.Options) (*prometheus.Registry, *metrics.Metrics, 
 // verifierConfig returns what turns a configuration into the verifier's:
 // its issuers (plus the development issuer at devURL, if any), with the
 // logger, the clock (nil: time.Now) and the key fetch and cache metrics m.
-func verifierConfig(devURL string, logger *slog.Logger, now func() time.Time, m *metrics.Metrics) func(*authz.Config) claims.Config {
-	return func(cfg *authz.Config) claims.Config {
+func verifierConfig(devURL string, logger *slog.Logger, now func() time.Time, m *metrics.Metrics) func(*config.Config) claims.Config {
+	return func(cfg *config.Config) claims.Config {
 		issuers := cfg.Issuers
 		if devURL != "" {
 			issuers = withIssuer(issuers, devURL)

@@ -13,6 +13,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
 	"github.com/actions-authz/actions-authz/metrics"
@@ -38,12 +39,12 @@ const (
 type reloader struct {
 	reloadDeps
 	path      string
-	overrides func(*authz.Config) // the command line's address overrides, applied to every file read
+	overrides func(*config.Config) // the command line's address overrides, applied to every file read
 	debounce  time.Duration
 	warmup    time.Duration
 
 	mu         sync.Mutex // held through a reload; guards the fields below
-	cfg        *authz.Config
+	cfg        *config.Config
 	failedHash string          // the last file refused, so an unrelated event does not count it again
 	verifiers  context.Context // parent of every new verifier's Run: run's
 	// keyFiles holds the content hash of each jwks_file of the verifier in
@@ -59,7 +60,7 @@ type reloadDeps struct {
 	authorizer *authz.Authorizer // its policy, and verifier, are swapped
 	keys       *keys             // the verifier in force, replaced when the issuers change
 	// keysConfig turns a configuration into the verifier's.
-	keysConfig func(*authz.Config) claims.Config
+	keysConfig func(*config.Config) claims.Config
 	level      *slog.LevelVar   // log.level
 	decisions  *decisionlog.Log // log.decisions
 	metrics    *metrics.Metrics // reload counts, configuration hash, issuers
@@ -69,11 +70,11 @@ type reloadDeps struct {
 // newReloader returns the reloader of the configuration cfg, loaded from
 // opts.ConfigPath and in force with the verifier of deps.keys (not started
 // yet: the key files are hashed before it reads them).
-func newReloader(cfg *authz.Config, opts Options, deps reloadDeps) *reloader {
+func newReloader(cfg *config.Config, opts Options, deps reloadDeps) *reloader {
 	r := &reloader{
 		reloadDeps: deps,
 		path:       opts.ConfigPath,
-		overrides:  func(cfg *authz.Config) { applyOverrides(cfg, opts) },
+		overrides:  func(cfg *config.Config) { applyOverrides(cfg, opts) },
 		debounce:   opts.TestHooks.Debounce,
 		warmup:     opts.TestHooks.Warmup,
 		cfg:        cfg,
@@ -128,11 +129,11 @@ func (r *reloader) reload(ctx context.Context, force bool) {
 		r.refuse(err, "")
 		return
 	}
-	hash := authz.HashConfig(data)
+	hash := config.Hash(data)
 	if !force && (hash == r.cfg.Hash() || hash == r.failedHash) {
 		return
 	}
-	cfg, err := authz.ParseConfig(data)
+	cfg, err := config.Parse(data)
 	if err != nil {
 		r.refuse(fmt.Errorf("%s is invalid:\n%w", r.path, err), hash)
 		return
@@ -168,7 +169,7 @@ func (r *reloader) refuse(err error, hash string) {
 // warmup; then the verifier and the policy are swapped together and the old
 // verifier's key fetchers are stopped. If it does not, it is stopped and the
 // reload refused, so a reload never makes a ready service unready.
-func (r *reloader) swap(ctx context.Context, cfg *authz.Config) error {
+func (r *reloader) swap(ctx context.Context, cfg *config.Config) error {
 	r.warnRestart(cfg)
 	kc := r.keysConfig(cfg)
 	old := r.keys.current()
@@ -206,13 +207,13 @@ func (r *reloader) swap(ctx context.Context, cfg *authz.Config) error {
 	return nil
 }
 
-func (r *reloader) applyLogSettings(cfg *authz.Config) {
+func (r *reloader) applyLogSettings(cfg *config.Config) {
 	r.level.Set(ParseLevel(cfg.Log.Level))
 	r.decisions.Set(cfg.Log.Decisions)
 }
 
 // warnRestart logs the settings a reload cannot change.
-func (r *reloader) warnRestart(cfg *authz.Config) {
+func (r *reloader) warnRestart(cfg *config.Config) {
 	var keys []string
 	if !reflect.DeepEqual(r.cfg.Server, cfg.Server) {
 		keys = append(keys, "server")

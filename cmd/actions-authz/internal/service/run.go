@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/forwardauth"
 )
 
@@ -126,7 +126,7 @@ func (s *Service) Run(signalled context.Context) error {
 // server failing too. A service that was not ready has nothing to drain:
 // its health already said NOT_SERVING.
 func (s *Service) drain(wasReady bool, errc <-chan error) error {
-	delay := authz.DefaultDrainDelay
+	delay := config.DefaultDrainDelay
 	if d := s.cfg.Server.DrainDelay; d != nil {
 		delay = *d
 	}

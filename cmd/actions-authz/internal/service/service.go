@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/health"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/decisionlog"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/telemetry"
 	"github.com/actions-authz/actions-authz/metrics"
@@ -72,7 +73,7 @@ type TestHooks struct {
 
 // Service is the service built from one configuration, ready to Run.
 type Service struct {
-	cfg    *authz.Config
+	cfg    *config.Config
 	opts   Options
 	logger *slog.Logger
 	logOut *decisionlog.Writer // the logger's output, for its drop count; Run closes it
@@ -94,7 +95,7 @@ type Service struct {
 // opts to it. It starts nothing but the development issuer's listener (its
 // address is one of the trusted issuers); Run starts the rest, and must be
 // called to release what New built.
-func New(cfg *authz.Config, opts Options) (*Service, error) {
+func New(cfg *config.Config, opts Options) (*Service, error) {
 	applyOverrides(cfg, opts)
 	s := &Service{cfg: cfg, opts: opts, logOut: decisionlog.NewWriter(opts.LogOutput, 0)}
 	level := new(slog.LevelVar)
@@ -177,7 +178,7 @@ func (s *Service) closeBuilt() {
 }
 
 // applyOverrides applies the command-line flags that override the file.
-func applyOverrides(cfg *authz.Config, o Options) {
+func applyOverrides(cfg *config.Config, o Options) {
 	if o.GRPCAddr != "" {
 		cfg.Server.GRPCAddr = o.GRPCAddr
 	}

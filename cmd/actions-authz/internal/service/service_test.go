@@ -20,7 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
@@ -38,11 +38,12 @@ type testService struct {
 	stop       func() error // cancels the service, waits for its last log line and returns its error
 }
 
-// startService writes config to a file and serves it with hooks.
-func startService(t *testing.T, config string, hooks TestHooks) *testService {
+// startService writes the configuration src to a file and serves it with
+// hooks.
+func startService(t *testing.T, src string, hooks TestHooks) *testService {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return startServiceAt(t, path, hooks)
@@ -98,7 +99,7 @@ func startServiceAt(t *testing.T, path string, hooks TestHooks) *testService {
 // serve loads the configuration file of opts and runs the service until ctx
 // is done, as the serve command does.
 func serve(ctx context.Context, opts Options) error {
-	cfg, err := authz.LoadConfig(opts.ConfigPath)
+	cfg, err := config.Load(opts.ConfigPath)
 	if err != nil {
 		return fmt.Errorf("%s is invalid:\n%w", opts.ConfigPath, err)
 	}
@@ -217,10 +218,10 @@ func (s *testService) httpStatus(path string) int {
 
 // writeConfig replaces the configuration file the way editors and
 // Kubernetes do: a new file renamed over the old one.
-func (s *testService) writeConfig(config string) {
+func (s *testService) writeConfig(src string) {
 	s.t.Helper()
 	tmp := s.configPath + ".tmp"
-	if err := os.WriteFile(tmp, []byte(config), 0o600); err != nil {
+	if err := os.WriteFile(tmp, []byte(src), 0o600); err != nil {
 		s.t.Fatal(err)
 	}
 	if err := os.Rename(tmp, s.configPath); err != nil {

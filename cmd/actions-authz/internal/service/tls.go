@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/internal/fileread"
 )
 
@@ -24,7 +24,7 @@ const maxTLSFileBytes = 1 << 20
 // rotation that leaves the files unusable, for example a certificate written
 // before its key, is logged and the previous files keep serving until the
 // next change.
-func newServerTLS(files *authz.TLSConfig, logger *slog.Logger) (*tls.Config, error) {
+func newServerTLS(files *config.TLSConfig, logger *slog.Logger) (*tls.Config, error) {
 	r := &certReloader{files: *files, logger: logger}
 	r.stamp = r.stamps()
 	cfg, err := r.load()
@@ -40,7 +40,7 @@ func newServerTLS(files *authz.TLSConfig, logger *slog.Logger) (*tls.Config, err
 }
 
 // tlsMode names the gRPC listener's transport security for the log.
-func tlsMode(files *authz.TLSConfig) string {
+func tlsMode(files *config.TLSConfig) string {
 	switch {
 	case files == nil:
 		return "off"
@@ -52,7 +52,7 @@ func tlsMode(files *authz.TLSConfig) string {
 
 // certReloader holds the TLS configuration built from the files last read.
 type certReloader struct {
-	files  authz.TLSConfig
+	files  config.TLSConfig
 	logger *slog.Logger
 
 	mu      sync.Mutex

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 	"github.com/actions-authz/actions-authz/envoy"
@@ -39,13 +40,13 @@ func (refuseAll) Verify(context.Context, string) (*claims.Claims, error) {
 // bumps their modification times, as a rotation would.
 type tlsFiles struct {
 	dir   string
-	files authz.TLSConfig
+	files config.TLSConfig
 	gen   int
 }
 
 func newTLSFiles(t *testing.T, mtls bool) *tlsFiles {
 	dir := t.TempDir()
-	f := &tlsFiles{dir: dir, files: authz.TLSConfig{
+	f := &tlsFiles{dir: dir, files: config.TLSConfig{
 		CertFile: filepath.Join(dir, "tls.crt"),
 		KeyFile:  filepath.Join(dir, "tls.key"),
 	}}
@@ -74,7 +75,7 @@ func (f *tlsFiles) writeServer(t *testing.T, l testpki.Leaf) {
 
 // serveTLS runs the binary's gRPC server (its limits and TLS) with an
 // Authorization service on 127.0.0.1 and returns its address.
-func serveTLS(t *testing.T, files authz.TLSConfig, logs *servicetest.SyncBuffer) string {
+func serveTLS(t *testing.T, files config.TLSConfig, logs *servicetest.SyncBuffer) string {
 	t.Helper()
 	tlsCfg, err := newServerTLS(&files, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
@@ -85,7 +86,7 @@ func serveTLS(t *testing.T, files authz.TLSConfig, logs *servicetest.SyncBuffer)
 
 func serveGRPCOn(t *testing.T, gs *grpc.Server) string {
 	t.Helper()
-	cfg, err := authz.ParseConfig([]byte(`
+	cfg, err := config.Parse([]byte(`
 issuers: [{url: https://issuer.example}]
 audiences: [x]
 policies:
@@ -264,14 +265,14 @@ func TestServerTLSConfigErrors(t *testing.T) {
 	notPEM, huge := write("not.PEM", []byte("hello")), write("huge.PEM", make([]byte, maxTLSFileBytes+1))
 	for _, tc := range []struct {
 		name  string
-		files authz.TLSConfig
+		files config.TLSConfig
 		want  string
 	}{
-		{"missing certificate", authz.TLSConfig{CertFile: filepath.Join(dir, "nope.crt"), KeyFile: key}, "cert_file"},
-		{"missing key", authz.TLSConfig{CertFile: cert, KeyFile: filepath.Join(dir, "nope.key")}, "key_file"},
-		{"key of another certificate", authz.TLSConfig{CertFile: cert, KeyFile: otherKey}, "cert_file and key_file"},
-		{"client CA without a certificate", authz.TLSConfig{CertFile: cert, KeyFile: key, ClientCAFile: notPEM}, "client_ca_file"},
-		{"client CA too large", authz.TLSConfig{CertFile: cert, KeyFile: key, ClientCAFile: huge}, "larger than"},
+		{"missing certificate", config.TLSConfig{CertFile: filepath.Join(dir, "nope.crt"), KeyFile: key}, "cert_file"},
+		{"missing key", config.TLSConfig{CertFile: cert, KeyFile: filepath.Join(dir, "nope.key")}, "key_file"},
+		{"key of another certificate", config.TLSConfig{CertFile: cert, KeyFile: otherKey}, "cert_file and key_file"},
+		{"client CA without a certificate", config.TLSConfig{CertFile: cert, KeyFile: key, ClientCAFile: notPEM}, "client_ca_file"},
+		{"client CA too large", config.TLSConfig{CertFile: cert, KeyFile: key, ClientCAFile: huge}, "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := newServerTLS(&tc.files, slog.New(slog.DiscardHandler))

@@ -18,7 +18,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 )
 
 // defaultServiceName is the service.name of the spans when neither
@@ -39,7 +39,7 @@ const tracingShutdownTimeout = 5 * time.Second
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or OTEL_TRACES_EXPORTER=otlp; never
 // when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none. Unlike the
 // OpenTelemetry SDKs' default, nothing is sent to localhost unasked.
-func NewTracerProvider(ctx context.Context, t authz.TelemetryConfig, getenv func(string) string, version string) (*sdktrace.TracerProvider, error) {
+func NewTracerProvider(ctx context.Context, t config.TelemetryConfig, getenv func(string) string, version string) (*sdktrace.TracerProvider, error) {
 	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
 		return nil, nil
 	}
@@ -64,7 +64,7 @@ func NewTracerProvider(ctx context.Context, t authz.TelemetryConfig, getenv func
 // asks for, or nil for none. The exporters read the other OTEL_EXPORTER_OTLP_*
 // variables themselves (headers, certificates, timeout, compression);
 // telemetry's settings win over them.
-func newExporter(ctx context.Context, t authz.TelemetryConfig, getenv func(string) string) (sdktrace.SpanExporter, error) {
+func newExporter(ctx context.Context, t config.TelemetryConfig, getenv func(string) string) (sdktrace.SpanExporter, error) {
 	if t.OTLPEndpoint != "" {
 		if t.Protocol == "http" {
 			opts := []otlptracehttp.Option{otlptracehttp.WithEndpoint(t.OTLPEndpoint)}

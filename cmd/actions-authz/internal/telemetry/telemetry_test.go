@@ -6,33 +6,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/config"
 )
 
 // TestTracerProviderFromEnvironment: spans are exported when the
 // configuration or the OTEL_* variables ask, and not otherwise.
 func TestTracerProviderFromEnvironment(t *testing.T) {
-	configured := authz.TelemetryConfig{OTLPEndpoint: "127.0.0.1:4317", Insecure: true}
-	overHTTP := authz.TelemetryConfig{OTLPEndpoint: "127.0.0.1:4318", Protocol: "http", Insecure: true}
+	configured := config.TelemetryConfig{OTLPEndpoint: "127.0.0.1:4317", Insecure: true}
+	overHTTP := config.TelemetryConfig{OTLPEndpoint: "127.0.0.1:4318", Protocol: "http", Insecure: true}
 	tests := []struct {
 		name    string
-		cfg     authz.TelemetryConfig
+		cfg     config.TelemetryConfig
 		env     map[string]string
 		want    bool
 		wantErr string
 	}{
-		{"nothing asks", authz.TelemetryConfig{}, nil, false, ""},
+		{"nothing asks", config.TelemetryConfig{}, nil, false, ""},
 		{"configured", configured, nil, true, ""},
 		{"configured, over http", overHTTP, nil, true, ""},
 		{"configured, SDK disabled", configured, map[string]string{"OTEL_SDK_DISABLED": "true"}, false, ""},
-		{"endpoint variable", authz.TelemetryConfig{}, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, true, ""},
-		{"traces endpoint variable, grpc", authz.TelemetryConfig{}, map[string]string{
+		{"endpoint variable", config.TelemetryConfig{}, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, true, ""},
+		{"traces endpoint variable, grpc", config.TelemetryConfig{}, map[string]string{
 			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, true, ""},
-		{"exporter otlp", authz.TelemetryConfig{}, map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, true, ""},
-		{"exporter none", authz.TelemetryConfig{}, map[string]string{
+		{"exporter otlp", config.TelemetryConfig{}, map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, true, ""},
+		{"exporter none", config.TelemetryConfig{}, map[string]string{
 			"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, false, ""},
-		{"exporter zipkin", authz.TelemetryConfig{}, map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, false, "OTEL_TRACES_EXPORTER=zipkin"},
-		{"protocol json", authz.TelemetryConfig{}, map[string]string{
+		{"exporter zipkin", config.TelemetryConfig{}, map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, false, "OTEL_TRACES_EXPORTER=zipkin"},
+		{"protocol json", config.TelemetryConfig{}, map[string]string{
 			"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, false, "OTEL_EXPORTER_OTLP_PROTOCOL=http/json"},
 	}
 	for _, tt := range tests {

@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 )
@@ -29,18 +31,25 @@ func extra(t testing.TB, kv map[string]string) func(*claims.Claims) {
 
 // engineFor compiles a configuration with one policy "p" whose only rule
 // pins the owner and adds the condition cond (YAML: `claim: value`).
-func engineFor(t testing.TB, cond string, upstream ...string) *Engine {
+func engineFor(t testing.TB, cond string, upstream ...string) *authz.Engine {
+	t.Helper()
+	return configFor(t, cond, upstream...).Engine()
+}
+
+// configFor is engineFor's configuration, for the tests that look at its
+// compiled policy.
+func configFor(t testing.TB, cond string, upstream ...string) *Config {
 	t.Helper()
 	src := "issuers: [{url: https://token.actions.githubusercontent.com}]\naudiences: [https://github.com/my-org, other]\n"
 	if len(upstream) > 0 {
 		src += "upstream: {claims: [" + strings.Join(upstream, ", ") + "]}\n"
 	}
 	src += "policies:\n  - name: p\n    allow:\n      - repository_owner_id: \"1234567\"\n        " + cond + "\n"
-	cfg, err := ParseConfig([]byte(src))
+	cfg, err := Parse([]byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg.Engine()
+	return cfg
 }
 
 // TestConditionValues: how a condition compares claims of every shape:
@@ -108,12 +117,12 @@ func TestConditionValues(t *testing.T) {
 			if tt.aud != nil {
 				mods = append(mods, aud(tt.aud...))
 			}
-			d := e.Decide(Input{Request: Request{Policy: "p"}, Claims: tok(mods...)})
-			if got := d.Outcome == Allow; got != tt.want {
+			d := e.Decide(authz.Input{Request: authz.Request{Policy: "p"}, Claims: tok(mods...)})
+			if got := d.Outcome == authz.Allow; got != tt.want {
 				t.Errorf("allowed = %v, want %v (%s: %s)", got, tt.want, d.Reason, d.Description)
 			}
 			// explain agrees with Decide, and names the claim that failed.
-			x := e.Explain(Input{Request: Request{Policy: "p"}, Claims: tok(mods...)})
+			x := e.Explain(authz.Input{Request: authz.Request{Policy: "p"}, Claims: tok(mods...)})
 			if x.Decision.Outcome != d.Outcome {
 				t.Errorf("Explain decided %s, Decide %s", x.Decision.Outcome, d.Outcome)
 			}
@@ -127,8 +136,8 @@ func TestConditionValues(t *testing.T) {
 func TestPropertyTrace(t *testing.T) {
 	e := engineFor(t, `repo_property_regions: {not: "us-*"}`)
 	c := tok(extra(t, map[string]string{"repo_property_regions": `"us-east-1,eu-west-1"`}))
-	x := e.Explain(Input{Request: Request{Policy: "p"}, Claims: c})
-	want := []RuleTrace{{Index: 0, Claim: "repo_property_regions", Condition: `{not: "us-*"}`,
+	x := e.Explain(authz.Input{Request: authz.Request{Policy: "p"}, Claims: c})
+	want := []authz.RuleTrace{{Index: 0, Claim: "repo_property_regions", Condition: `{not: "us-*"}`,
 		Actual: `"us-east-1,eu-west-1"`, ActualJSON: true, Values: []string{"us-east-1,eu-west-1", "us-east-1", "eu-west-1"}}}
 	if diff := cmp.Diff(want, x.Rules); diff != "" {
 		t.Errorf("trace (-want +got):\n%s", diff)
@@ -136,7 +145,7 @@ func TestPropertyTrace(t *testing.T) {
 	if got, line := x.String(), `allow[0]: no: repo_property_regions is "us-east-1,eu-west-1", values "us-east-1,eu-west-1", "us-east-1", "eu-west-1": none matches (want {not: "us-*"})`; !strings.Contains(got, line) {
 		t.Errorf("explain:\n%s\nwant the line\n%s", got, line)
 	}
-	x = e.Explain(Input{Request: Request{Policy: "p"}, Claims: tok()})
+	x = e.Explain(authz.Input{Request: authz.Request{Policy: "p"}, Claims: tok()})
 	if got := x.String(); !strings.Contains(got, "allow[0]: no: repo_property_regions is absent") {
 		t.Errorf("explain:\n%s\nwant the property reported absent", got)
 	}
@@ -152,8 +161,8 @@ func TestPropertyHeaders(t *testing.T) {
 		"repo_property_Cost_Center": `"café"`,
 		"repo_property_list":        `["a", true, 3]`,
 	}))
-	d := e.Decide(Input{Request: Request{Policy: "p", Headers: map[string]string{"x-github-repo-property-team": "spoofed"}}, Claims: c})
-	want := []Header{
+	d := e.Decide(authz.Input{Request: authz.Request{Policy: "p", Headers: map[string]string{"x-github-repo-property-team": "spoofed"}}, Claims: c})
+	want := []authz.Header{
 		{Name: "x-github-repository-id", Value: "42"},
 		{Name: "x-github-repo-property-team", Value: "platform"},
 		{Name: "x-github-repo-property-regions", Value: "us-east-1,eu-west-1"},
@@ -165,17 +174,17 @@ func TestPropertyHeaders(t *testing.T) {
 	}
 	// A repository without the property gets an empty header: set, so a
 	// client's copy never reaches the upstream.
-	d = e.Decide(Input{Request: Request{Policy: "p"}, Claims: tok(extra(t, map[string]string{"repo_property_team": `"platform"`}))})
+	d = e.Decide(authz.Input{Request: authz.Request{Policy: "p"}, Claims: tok(extra(t, map[string]string{"repo_property_team": `"platform"`}))})
 	if d.Set[2].Value != "" {
 		t.Errorf("absent property header = %q", d.Set[2].Value)
 	}
 }
 
 func TestPropertyConditionDoesNotAllocate(t *testing.T) {
-	e := engineFor(t, `repo_property_regions: {not: "ap-*"}`)
+	cfg := configFor(t, `repo_property_regions: {not: "ap-*"}`)
 	c := tok(extra(t, map[string]string{"repo_property_regions": `"us-east-1,eu-west-1"`}))
-	p := e.byName["p"]
-	if n := testing.AllocsPerRun(100, func() { firstMatch(p.rules, c) }); n != 0 {
+	p := cfg.compiled.ByName["p"]
+	if n := testing.AllocsPerRun(100, func() { policy.FirstMatch(p.Rules, c) }); n != 0 {
 		t.Errorf("a property condition allocates %v times", n)
 	}
 }
@@ -205,10 +214,10 @@ func TestCachedTokenProperty(t *testing.T) {
 	e := engineFor(t, `repo_property_regions: {not: "ap-*"}`, "repo_property_regions")
 	for _, tc := range []struct {
 		regions any
-		want    Outcome
+		want    authz.Outcome
 	}{
-		{[]string{"us-east-1", "eu-west-1"}, Allow},
-		{[]string{"us-east-1", "ap-south-1"}, Deny},
+		{[]string{"us-east-1", "eu-west-1"}, authz.Allow},
+		{[]string{"us-east-1", "ap-south-1"}, authz.Deny},
 	} {
 		raw, err := iss.Mint(map[string]any{"repository_owner_id": "1234567", "repo_property_regions": tc.regions})
 		if err != nil {
@@ -223,11 +232,11 @@ func TestCachedTokenProperty(t *testing.T) {
 			if hits := v.CacheStats().Hits - before; hits != wantHits {
 				t.Fatalf("Verify %d: %d cache hits, want %d", i, hits, wantHits)
 			}
-			d := e.Decide(Input{Request: Request{Policy: "p"}, Claims: c})
+			d := e.Decide(authz.Input{Request: authz.Request{Policy: "p"}, Claims: c})
 			if d.Outcome != tc.want {
 				t.Errorf("regions %v, Verify %d: %s, want %s", tc.regions, i, d.Outcome, tc.want)
 			}
-			if d.Outcome == Allow && d.Set[len(d.Set)-1].Value != "us-east-1,eu-west-1" {
+			if d.Outcome == authz.Allow && d.Set[len(d.Set)-1].Value != "us-east-1,eu-west-1" {
 				t.Errorf("Verify %d: header %+v", i, d.Set[len(d.Set)-1])
 			}
 		}

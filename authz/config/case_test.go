@@ -1,9 +1,10 @@
-package authz
+package config
 
 import (
 	"strings"
 	"testing"
 
+	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -150,19 +151,19 @@ policies:
 	e := cfg.Engine()
 	tests := []struct {
 		repo string
-		want Outcome
+		want authz.Outcome
 		rule int
 	}{
-		{"my-org/infra", Allow, 0},
-		{"MY-ORG/infra", Allow, 0},
-		{"my-org/untrusted", Deny, -1},
-		{"My-Org/Untrusted", Deny, -1},
-		{"other-org/x", Allow, 1},
-		{"evil/x", Deny, -1},
+		{"my-org/infra", authz.Allow, 0},
+		{"MY-ORG/infra", authz.Allow, 0},
+		{"my-org/untrusted", authz.Deny, -1},
+		{"My-Org/Untrusted", authz.Deny, -1},
+		{"other-org/x", authz.Allow, 1},
+		{"evil/x", authz.Deny, -1},
 	}
 	for _, tt := range tests {
 		owner, _, _ := strings.Cut(tt.repo, "/")
-		in := Input{Request: Request{Policy: "p"}, Claims: tok(func(c *claims.Claims) { c.Repository, c.RepositoryOwner = tt.repo, owner })}
+		in := authz.Input{Request: authz.Request{Policy: "p"}, Claims: tok(func(c *claims.Claims) { c.Repository, c.RepositoryOwner = tt.repo, owner })}
 		d := e.Decide(in)
 		if d.Outcome != tt.want || d.Rule != tt.rule {
 			t.Errorf("%s: %v rule %d, want %v rule %d", tt.repo, d.Outcome, d.Rule, tt.want, tt.rule)
@@ -172,7 +173,7 @@ policies:
 			t.Errorf("%s: Explain %+v disagrees with Decide", tt.repo, x)
 		}
 	}
-	x := e.Explain(Input{Request: Request{Policy: "p"}, Claims: tok(func(c *claims.Claims) { c.Repository = "My-Org/Untrusted" })})
+	x := e.Explain(authz.Input{Request: authz.Request{Policy: "p"}, Claims: tok(func(c *claims.Claims) { c.Repository = "My-Org/Untrusted" })})
 	if s := x.String(); !strings.Contains(s, `allow[0]: no: repository is "My-Org/Untrusted" (want {not: "my-org/untrusted"})`) {
 		t.Errorf("Explain.String() =\n%s", s)
 	}

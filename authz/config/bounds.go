@@ -1,4 +1,4 @@
-package authz
+package config
 
 // Bounds on the shape of a configuration file. The file is written by the
 // platform team, but a mistake in it, or a half-written or hostile file picked

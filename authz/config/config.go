@@ -1,8 +1,10 @@
-package authz
+package config
 
 import (
 	"time"
 
+	"github.com/actions-authz/actions-authz/authz"
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -20,14 +22,15 @@ type Config struct {
 	Upstream  UpstreamConfig        `yaml:"upstream"`
 	Policies  []PolicyConfig        `yaml:"policies"`
 
-	// Set by ParseConfig: the compiled policy, the warnings for check and
-	// the hash of the file.
-	engine   *Engine
+	// Set by Parse: the compiled policy, the Engine over it, the warnings
+	// for check and the hash of the file.
+	compiled *policy.Compiled
+	engine   *authz.Engine
 	warnings []string
 	hash     string // SHA-256 of the file, hex
 }
 
-// ServerConfig holds the listeners. The binary reads it; authz only validates it.
+// ServerConfig holds the listeners. The binary reads it; config only validates it.
 type ServerConfig struct {
 	GRPCAddr        string        `yaml:"grpc_addr"`         // default ":9000"
 	HTTPAddr        string        `yaml:"http_addr"`         // default ":9001"
@@ -84,7 +87,7 @@ type LogConfig struct {
 	Decisions string `yaml:"decisions"` // all | deny | none; default all
 }
 
-// TelemetryConfig sends trace spans over OTLP. The binary reads it; authz
+// TelemetryConfig sends trace spans over OTLP. The binary reads it; config
 // only validates it. Without OTLPEndpoint the standard OTEL_* environment
 // variables decide whether spans are exported (see docs/operations.md); with
 // neither, none are.

@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"strings"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -17,12 +18,12 @@ func TestDecideShadow(t *testing.T) {
 	staging := func(c *claims.Claims) { c.Environment = "staging" }
 
 	type verdicts struct {
-		Outcome    Outcome
-		Reason     Reason
+		Outcome    authz.Outcome
+		Reason     authz.Reason
 		Rule       int
-		Shadow     ShadowVerdict
+		Shadow     authz.ShadowVerdict
 		ShadowRule int // compared only with ShadowAllow
-		Enforced   ShadowVerdict
+		Enforced   authz.ShadowVerdict
 		Disagrees  bool
 	}
 	tests := []struct {
@@ -32,35 +33,35 @@ func TestDecideShadow(t *testing.T) {
 		want   verdicts
 	}{
 		{"stricter: both allow", "stricter", tok(),
-			verdicts{Allow, ReasonAllowed, 0, ShadowAllow, 0, ShadowAllow, false}},
+			verdicts{authz.Allow, authz.ReasonAllowed, 0, authz.ShadowAllow, 0, authz.ShadowAllow, false}},
 		{"stricter: shadow would deny another branch", "stricter", tok(feature),
-			verdicts{Allow, ReasonAllowed, 0, ShadowDeny, 0, ShadowAllow, true}},
+			verdicts{authz.Allow, authz.ReasonAllowed, 0, authz.ShadowDeny, 0, authz.ShadowAllow, true}},
 		{"stricter: shadow would deny another repository", "stricter", tok(otherRepo),
-			verdicts{Allow, ReasonAllowed, 0, ShadowDeny, 0, ShadowAllow, true}},
+			verdicts{authz.Allow, authz.ReasonAllowed, 0, authz.ShadowDeny, 0, authz.ShadowAllow, true}},
 		{"looser: both allow main, by the first shadow rule", "looser", tok(),
-			verdicts{Allow, ReasonAllowed, 0, ShadowAllow, 0, ShadowAllow, false}},
+			verdicts{authz.Allow, authz.ReasonAllowed, 0, authz.ShadowAllow, 0, authz.ShadowAllow, false}},
 		{"looser: shadow would allow a release branch", "looser", tok(release),
-			verdicts{Deny, ReasonNoRuleMatched, -1, ShadowAllow, 1, ShadowDeny, true}},
+			verdicts{authz.Deny, authz.ReasonNoRuleMatched, -1, authz.ShadowAllow, 1, authz.ShadowDeny, true}},
 		{"looser: both deny a feature branch", "looser", tok(feature),
-			verdicts{Deny, ReasonNoRuleMatched, -1, ShadowDeny, 0, ShadowDeny, false}},
+			verdicts{authz.Deny, authz.ReasonNoRuleMatched, -1, authz.ShadowDeny, 0, authz.ShadowDeny, false}},
 		{"dry run: would deny, shadow allows", "trial", tok(staging),
-			verdicts{Allow, ReasonDryRun, -1, ShadowAllow, 0, ShadowDeny, true}},
+			verdicts{authz.Allow, authz.ReasonDryRun, -1, authz.ShadowAllow, 0, authz.ShadowDeny, true}},
 		{"dry run: both allow", "trial", tok(),
-			verdicts{Allow, ReasonAllowed, 0, ShadowAllow, 0, ShadowAllow, false}},
+			verdicts{authz.Allow, authz.ReasonAllowed, 0, authz.ShadowAllow, 0, authz.ShadowAllow, false}},
 		{"dry run: both would deny", "trial", tok(otherRepo),
-			verdicts{Allow, ReasonDryRun, -1, ShadowDeny, 0, ShadowDeny, false}},
+			verdicts{authz.Allow, authz.ReasonDryRun, -1, authz.ShadowDeny, 0, authz.ShadowDeny, false}},
 		{"no shadow rules", "no-shadow", tok(),
-			verdicts{Allow, ReasonAllowed, 0, ShadowNone, 0, ShadowAllow, false}},
+			verdicts{authz.Allow, authz.ReasonAllowed, 0, authz.ShadowNone, 0, authz.ShadowAllow, false}},
 		{"audience refused: rules not reached", "stricter", tok(aud("other")),
-			verdicts{Unauthenticated, ReasonAudience, -1, ShadowNone, 0, ShadowNone, false}},
+			verdicts{authz.Unauthenticated, authz.ReasonAudience, -1, authz.ShadowNone, 0, authz.ShadowNone, false}},
 		{"no verified token: rules not reached", "stricter", nil,
-			verdicts{Unauthenticated, ReasonInvalidToken, -1, ShadowNone, 0, ShadowNone, false}},
+			verdicts{authz.Unauthenticated, authz.ReasonInvalidToken, -1, authz.ShadowNone, 0, authz.ShadowNone, false}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := e.Decide(Input{Request: Request{Policy: tt.policy}, Claims: tt.claims})
+			d := e.Decide(authz.Input{Request: authz.Request{Policy: tt.policy}, Claims: tt.claims})
 			got := verdicts{d.Outcome, d.Reason, d.Rule, d.Shadow, 0, d.Enforced(), d.ShadowDisagrees()}
-			if d.Shadow == ShadowAllow {
+			if d.Shadow == authz.ShadowAllow {
 				got.ShadowRule = d.ShadowRule
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -89,7 +90,7 @@ policies:
 	without := parse(t, base).Engine()
 	with := parse(t, base+shadow).Engine()
 	for _, ref := range []string{"refs/heads/main", "refs/heads/dev", "refs/tags/v1"} {
-		in := Input{Request: Request{Policy: "p"}, Claims: tok(func(c *claims.Claims) { c.Ref = ref })}
+		in := authz.Input{Request: authz.Request{Policy: "p"}, Claims: tok(func(c *claims.Claims) { c.Ref = ref })}
 		a, b := without.Decide(in), with.Decide(in)
 		if diff := cmp.Diff(outlineOf(a), outlineOf(b)); diff != "" {
 			t.Errorf("ref %s: shadow changed the decision (-without +with):\n%s", ref, diff)
@@ -113,45 +114,37 @@ policies:
     shadow:
       - environment: production
 `)
-	d := cfg.Engine().Decide(Input{Request: Request{Policy: "p"}, Claims: tok(aud("my-service"))})
-	if d.Outcome != Allow || d.Shadow != ShadowAllow {
+	d := cfg.Engine().Decide(authz.Input{Request: authz.Request{Policy: "p"}, Claims: tok(aud("my-service"))})
+	if d.Outcome != authz.Allow || d.Shadow != authz.ShadowAllow {
 		t.Errorf("Decide = %v, shadow %v; want allow, shadow allow", d.Outcome, d.Shadow)
 	}
 }
 
 func parse(t *testing.T, yaml string) *Config {
 	t.Helper()
-	cfg, err := ParseConfig([]byte(yaml))
+	cfg, err := Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
 }
 
-func TestShadowVerdictString(t *testing.T) {
-	for v, want := range map[ShadowVerdict]string{ShadowNone: "", ShadowAllow: "allow", ShadowDeny: "deny"} {
-		if got := v.String(); got != want {
-			t.Errorf("ShadowVerdict(%d).String() = %q, want %q", v, got, want)
-		}
-	}
-}
-
 // TestExplainShadow: explain traces the shadow rules beside the enforced
 // ones, so a platform team sees why the stricter list would refuse.
 func TestExplainShadow(t *testing.T) {
 	e := loadEngine(t, "shadow.yaml")
-	x := e.Explain(Input{Request: Request{Policy: "stricter"}, Claims: tok(func(c *claims.Claims) { c.Ref = "refs/heads/feature" })})
+	x := e.Explain(authz.Input{Request: authz.Request{Policy: "stricter"}, Claims: tok(func(c *claims.Claims) { c.Ref = "refs/heads/feature" })})
 	if len(x.Rules) != 1 || !x.Rules[0].Matched {
 		t.Fatalf("Rules = %+v, want allow[0] matched", x.Rules)
 	}
-	want := []RuleTrace{{Index: 0, Claim: "ref", Condition: `"refs/heads/main"`, Actual: "refs/heads/feature"}}
+	want := []authz.RuleTrace{{Index: 0, Claim: "ref", Condition: `"refs/heads/main"`, Actual: "refs/heads/feature"}}
 	if diff := cmp.Diff(want, x.Shadow); diff != "" {
 		t.Errorf("Shadow (-want +got):\n%s", diff)
 	}
 	if s := x.String(); !strings.Contains(s, `shadow[0]: no: ref is "refs/heads/feature" (want "refs/heads/main")`) {
 		t.Errorf("Explain.String() =\n%s", s)
 	}
-	if x = e.Explain(Input{Request: Request{Policy: "no-shadow"}, Claims: tok()}); x.Shadow != nil || strings.Contains(x.String(), "shadow[") {
+	if x = e.Explain(authz.Input{Request: authz.Request{Policy: "no-shadow"}, Claims: tok()}); x.Shadow != nil || strings.Contains(x.String(), "shadow[") {
 		t.Errorf("a policy without shadow rules: Shadow = %+v", x.Shadow)
 	}
 }

@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"bytes"
@@ -16,13 +16,14 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
-// LoadConfig reads, validates and compiles the configuration file at path.
-// Errors name the file and line; see ParseConfig.
-func LoadConfig(path string) (*Config, error) {
+// Load reads, validates and compiles the configuration file at path.
+// Errors name the file and line; see Parse.
+func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -30,7 +31,7 @@ func LoadConfig(path string) (*Config, error) {
 	return parseConfig(data, path)
 }
 
-// ParseConfig reads a configuration file, applies the documented defaults,
+// Parse reads a configuration file, applies the documented defaults,
 // validates it and compiles its policies into the Engine returned by
 // (*Config).Engine.
 //
@@ -44,7 +45,7 @@ func LoadConfig(path string) (*Config, error) {
 // A value of the wrong type for a plain setting (shutdown_grace: soon) is
 // reported in YAML's own words, and only the other problems of that kind
 // are reported with it.
-func ParseConfig(data []byte) (*Config, error) {
+func Parse(data []byte) (*Config, error) {
 	return parseConfig(data, "")
 }
 
@@ -105,20 +106,21 @@ func parseConfig(data []byte, file string) (*Config, error) {
 	// 4. Defaults, then meaning: validate and compile.
 	cfg.applyDefaults()
 	c := compiler{root: root, patched: sc.Patched, problems: sc.Problems}
-	engine := c.compile(&cfg)
+	compiled := c.compile(&cfg)
 	if len(c.problems) > 0 {
 		slices.SortStableFunc(c.problems, func(a, b *yamlshape.Problem) int { return a.Line - b.Line })
 		return nil, fail(c.problems)
 	}
-	cfg.engine = engine
+	cfg.compiled = compiled
+	cfg.engine = authz.NewEngine(compiled)
 	cfg.warnings = c.warnings
-	cfg.hash = HashConfig(data)
+	cfg.hash = Hash(data)
 	return &cfg, nil
 }
 
-// HashConfig is the Hash of a configuration file's content: the SHA-256 of
+// Hash is the Hash of a configuration file's content: the SHA-256 of
 // its bytes, in hex.
-func HashConfig(data []byte) string {
+func Hash(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
@@ -213,13 +215,13 @@ func setDefault[T comparable](v *T, def T) {
 
 // Engine returns the policy compiled when the configuration was parsed. It
 // is immutable: later changes to c do not reach it. It is nil for a Config
-// that did not come from ParseConfig or LoadConfig.
-func (c *Config) Engine() *Engine { return c.engine }
+// that did not come from Parse or Load.
+func (c *Config) Engine() *authz.Engine { return c.engine }
 
 // Hash returns the SHA-256 of the file the configuration was parsed from,
 // in hex: a reload of the same bytes has the same hash, and metrics and logs
 // name the configuration in force by it. It is "" for a Config that did not
-// come from ParseConfig or LoadConfig.
+// come from Parse or Load.
 func (c *Config) Hash() string { return c.hash }
 
 // Warnings returns what check should point out in a valid configuration:

@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"strings"
@@ -84,7 +84,7 @@ policies:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := ParseConfig([]byte(head + strings.Join(tt.policies, "")))
+			cfg, err := Parse([]byte(head + strings.Join(tt.policies, "")))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"os"
@@ -67,9 +67,9 @@ func TestLoadConfigInvalid(t *testing.T) {
 		seen[tt.file] = true
 		t.Run(tt.file, func(t *testing.T) {
 			path := filepath.Join("testdata", "invalid", tt.file)
-			cfg, err := LoadConfig(path)
+			cfg, err := Load(path)
 			if err == nil {
-				t.Fatalf("LoadConfig(%s) = %+v, want an error", path, cfg)
+				t.Fatalf("Load(%s) = %+v, want an error", path, cfg)
 			}
 			msg := err.Error()
 			if strings.Count(msg, "\n") != 0 {
@@ -99,7 +99,7 @@ func TestLoadConfigInvalid(t *testing.T) {
 
 // TestLoadConfigCollectsAllErrors checks that check can show every problem.
 func TestLoadConfigCollectsAllErrors(t *testing.T) {
-	_, err := LoadConfig(filepath.Join("testdata", "invalid", "multiple_errors.yaml"))
+	_, err := Load(filepath.Join("testdata", "invalid", "multiple_errors.yaml"))
 	if err == nil {
 		t.Fatal("want an error")
 	}
@@ -166,9 +166,9 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := ParseConfig([]byte(tt.yaml))
+			cfg, err := Parse([]byte(tt.yaml))
 			if err == nil {
-				t.Fatalf("ParseConfig = %+v, want an error holding %q", cfg, tt.want)
+				t.Fatalf("Parse = %+v, want an error holding %q", cfg, tt.want)
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error\n\t%s\nwant it to hold\n\t%s", err, tt.want)
@@ -180,7 +180,7 @@ func TestParseConfigErrors(t *testing.T) {
 func TestLoadConfigValid(t *testing.T) {
 	for _, f := range []string{"valid.yaml", "pinned.yaml", "allow_any_repository.yaml", "loopback.yaml"} {
 		t.Run(f, func(t *testing.T) {
-			cfg, err := LoadConfig(filepath.Join("testdata", f))
+			cfg, err := Load(filepath.Join("testdata", f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,13 +192,13 @@ func TestLoadConfigValid(t *testing.T) {
 }
 
 func TestLoadConfigMissingFile(t *testing.T) {
-	if _, err := LoadConfig(filepath.Join("testdata", "no-such-file.yaml")); !os.IsNotExist(err) {
+	if _, err := Load(filepath.Join("testdata", "no-such-file.yaml")); !os.IsNotExist(err) {
 		t.Errorf("err = %v, want a not-exist error", err)
 	}
 }
 
 func TestDefaults(t *testing.T) {
-	cfg, err := LoadConfig(filepath.Join("testdata", "valid.yaml"))
+	cfg, err := Load(filepath.Join("testdata", "valid.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestDrainDelay(t *testing.T) {
 		{"set", "server: {drain_delay: 25s}\n", 25 * time.Second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := ParseConfig([]byte(tt.server + rest))
+			cfg, err := Parse([]byte(tt.server + rest))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -246,7 +246,7 @@ func TestDrainDelay(t *testing.T) {
 }
 
 func TestExplicitSettings(t *testing.T) {
-	cfg, err := LoadConfig(filepath.Join("testdata", "loopback.yaml"))
+	cfg, err := Load(filepath.Join("testdata", "loopback.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,8 +258,8 @@ func TestExplicitSettings(t *testing.T) {
 		t.Errorf("upstream = %+v, want prefix x-gha- and remove_token false", cfg.Upstream)
 	}
 	var names []string
-	for _, u := range e.upstream {
-		names = append(names, u.name)
+	for _, u := range cfg.compiled.Upstream {
+		names = append(names, u.Name)
 	}
 	if diff := cmp.Diff([]string{"x-gha-repository", "x-gha-ref"}, names); diff != "" {
 		t.Errorf("upstream headers (-want +got):\n%s", diff)
@@ -279,7 +279,7 @@ func TestWarnings(t *testing.T) {
 		{"properties.yaml", nil},
 	}
 	for _, tt := range tests {
-		cfg, err := LoadConfig(filepath.Join("testdata", tt.file))
+		cfg, err := Load(filepath.Join("testdata", tt.file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +295,7 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 	// Pinning by name only is allowed, with a warning; by id is silent.
-	cfg, err := LoadConfig(filepath.Join("testdata", "pinned.yaml"))
+	cfg, err := Load(filepath.Join("testdata", "pinned.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestWarnings(t *testing.T) {
 }
 
 func TestAllAudiences(t *testing.T) {
-	cfg, err := LoadConfig(filepath.Join("testdata", "valid.yaml"))
+	cfg, err := Load(filepath.Join("testdata", "valid.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +359,7 @@ issuers: [{url: https://token.actions.githubusercontent.com}]
 audiences: [svc]
 x-match: &m {hosts: [a.example]}
 `
-	if _, err := ParseConfig([]byte(src)); err == nil || !strings.Contains(err.Error(), `unknown key "x-match"`) {
+	if _, err := Parse([]byte(src)); err == nil || !strings.Contains(err.Error(), `unknown key "x-match"`) {
 		t.Errorf("err = %v, want unknown key x-match", err)
 	}
 	src = `
@@ -376,7 +376,7 @@ policies:
       pathz: [/b]
     allow: [{repository_id: "1"}]
 `
-	if _, err := ParseConfig([]byte(src)); err == nil || !strings.Contains(err.Error(), `line 12: policy "b" (policies[1]): match: unknown key "pathz"`) {
+	if _, err := Parse([]byte(src)); err == nil || !strings.Contains(err.Error(), `line 12: policy "b" (policies[1]): match: unknown key "pathz"`) {
 		t.Errorf("err = %v, want unknown key pathz in policy b", err)
 	}
 }
@@ -394,7 +394,7 @@ policies:
       - [repository_id]
       - ref: main
 `
-	_, err := ParseConfig([]byte(src))
+	_, err := Parse([]byte(src))
 	want := []string{
 		`line 7: policy "p" (policies[0]): allow[0]: empty rule`,
 		`line 8: policy "p" (policies[0]): allow[1]: a rule must be a mapping`,
@@ -421,7 +421,7 @@ func TestNoFollowOnPinningError(t *testing.T) {
 		`{repository_owner_id: {regex: "("}}`,
 	} {
 		src := "issuers: [{url: https://token.actions.githubusercontent.com}]\naudiences: [svc]\npolicies: [{name: p, allow: [" + rule + "]}]\n"
-		_, err := ParseConfig([]byte(src))
+		_, err := Parse([]byte(src))
 		if err == nil || strings.Contains(err.Error(), "does not pin") || strings.Count(err.Error(), "\n") != 0 {
 			t.Errorf("rule %s: error\n%v\nwant exactly one problem, not about pinning", rule, err)
 		}
@@ -432,7 +432,7 @@ func TestNoFollowOnPinningError(t *testing.T) {
 // so the rule does not pin the owner; the error names the claim.
 func TestMisspeltPinningClaim(t *testing.T) {
 	src := "issuers: [{url: https://token.actions.githubusercontent.com}]\naudiences: [svc]\npolicies: [{name: p, allow: [{repository_owner_idd: \"1\"}]}]\n"
-	_, err := ParseConfig([]byte(src))
+	_, err := Parse([]byte(src))
 	if err == nil || !strings.Contains(err.Error(), "does not pin") || !strings.Contains(err.Error(), `unknown claim "repository_owner_idd"`) {
 		t.Errorf("error\n%v\nwant one about pinning that names the unknown claim", err)
 	}
@@ -441,7 +441,7 @@ func TestMisspeltPinningClaim(t *testing.T) {
 // TestVerifierConfig: the verifier gets every setting of the file that is
 // its own.
 func TestVerifierConfig(t *testing.T) {
-	cfg, err := ParseConfig([]byte(`
+	cfg, err := Parse([]byte(`
 issuers: [{url: "https://token.actions.githubusercontent.com"}]
 audiences: [a]
 token: {leeway: 5s, max_bytes: 4096, max_lifetime: 10m}

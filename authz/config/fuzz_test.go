@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"os"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/authz/internal/match"
 	"github.com/actions-authz/actions-authz/claims"
 )
@@ -29,7 +30,7 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseConfig(data)
+		cfg, err := Parse(data)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("an error without a message")
@@ -52,8 +53,8 @@ func FuzzParseConfig(f *testing.F) {
 			byName[p.Name] = p
 		}
 		for _, name := range append(e.Policies(), "", "no-such-policy") {
-			d := e.Decide(Input{Request: Request{Policy: name, Method: "GET", Host: "h", Path: "/"}, Claims: ownerless})
-			if d.Outcome != Allow {
+			d := e.Decide(authz.Input{Request: authz.Request{Policy: name, Method: "GET", Host: "h", Path: "/"}, Claims: ownerless})
+			if d.Outcome != authz.Allow {
 				continue
 			}
 			p, ok := byName[d.Policy]

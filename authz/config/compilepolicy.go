@@ -1,17 +1,18 @@
-package authz
+package config
 
 import (
 	"strconv"
 	"strings"
 
 	"github.com/actions-authz/actions-authz/authz/internal/httpsyntax"
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/authz/internal/route"
 	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
 	"go.yaml.in/yaml/v3"
 )
 
-func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
+func (c *compiler) policies(e *policy.Compiled, cfg *Config, n *yaml.Node) {
 	if len(cfg.Policies) == 0 {
 		if !c.complete(c.root) {
 			return
@@ -19,54 +20,54 @@ func (c *compiler) policies(e *Engine, cfg *Config, n *yaml.Node) {
 		c.fail(yamlshape.Line(n, 0), "policies", "no policies: every request would be denied")
 		return
 	}
-	e.byName = make(map[string]*policy, len(cfg.Policies))
+	e.ByName = make(map[string]*policy.Policy, len(cfg.Policies))
 	for i := range cfg.Policies {
 		pc := &cfg.Policies[i]
 		pn := yamlshape.Item(n, i)
 		place := policyPlace(i, pc.Name)
 		p := c.policy(i, pc, pn, place, cfg.Audiences)
-		e.policies = append(e.policies, p)
+		e.Policies = append(e.Policies, p)
 		if pc.Name == "" {
 			continue
 		}
-		if first, dup := e.byName[pc.Name]; dup {
+		if first, dup := e.ByName[pc.Name]; dup {
 			c.fail(yamlshape.Line(yamlshape.Child(pn, "name"), yamlshape.Line(pn, 0)), place+": name",
-				"duplicate policy name "+strconv.Quote(pc.Name)+" (also policies"+yamlshape.Index(first.index)+")")
+				"duplicate policy name "+strconv.Quote(pc.Name)+" (also policies"+yamlshape.Index(first.Index)+")")
 			continue
 		}
-		e.byName[pc.Name] = p
-		if p.match != nil {
-			e.routed = append(e.routed, p)
+		e.ByName[pc.Name] = p
+		if p.Match != nil {
+			e.Routed = append(e.Routed, p)
 		}
 	}
-	c.fallThrough(e.routed, n)
+	c.fallThrough(e.Routed, n)
 }
 
-func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, global []string) *policy {
+func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, global []string) *policy.Policy {
 	line := yamlshape.Line(n, 0)
-	p := &policy{
-		index:     i,
-		name:      pc.Name,
-		audiences: global,
-		noRule:    "policy " + strconv.Quote(pc.Name) + ": no rule matched",
-		dryRunMsg: "policy " + strconv.Quote(pc.Name) + ": no rule matched (allowed: dry_run)",
+	p := &policy.Policy{
+		Index:     i,
+		Name:      pc.Name,
+		Audiences: global,
+		NoRule:    "policy " + strconv.Quote(pc.Name) + ": no rule matched",
+		DryRunMsg: "policy " + strconv.Quote(pc.Name) + ": no rule matched (allowed: dry_run)",
 	}
 	if pc.Name == "" && c.complete(n) {
 		c.fail(line, place+": name", "empty policy name: every policy needs one")
 	}
 	if pc.Match != nil {
-		p.match = c.route(pc.Match, yamlshape.Child(n, "match"), place+": match")
+		p.Match = c.route(pc.Match, yamlshape.Child(n, "match"), place+": match")
 	}
 	if pc.Audiences != nil {
 		c.audiences(pc.Audiences, yamlshape.Child(n, "audiences"), place+": audiences")
 		if len(pc.Audiences) > 0 {
-			p.audiences = pc.Audiences
+			p.Audiences = pc.Audiences
 		}
 	}
 	switch pc.Mode {
 	case "":
 	case "dry_run":
-		p.dryRun = true
+		p.DryRun = true
 		c.warn(yamlshape.Line(yamlshape.Child(n, "mode"), line), place+": mode", "dry_run: requests that no rule allows are allowed anyway, and only logged")
 	default:
 		c.fail(yamlshape.Line(yamlshape.Child(n, "mode"), line), place+": mode", "invalid mode "+strconv.Quote(pc.Mode)+`: want dry_run, or no mode to enforce`)
@@ -82,10 +83,10 @@ func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, g
 	for j := range pc.Allow {
 		rn := yamlshape.Item(allow, j)
 		if c.patched[rn] {
-			p.rules = append(p.rules, rule{})
+			p.Rules = append(p.Rules, policy.Rule{})
 			continue
 		}
-		p.rules = append(p.rules, c.rule(&pc.Allow[j], yamlshape.Line(rn, line), yamlshape.At(place, "allow"+yamlshape.Index(j)), pc.AllowAnyRepository))
+		p.Rules = append(p.Rules, c.rule(&pc.Allow[j], yamlshape.Line(rn, line), yamlshape.At(place, "allow"+yamlshape.Index(j)), pc.AllowAnyRepository))
 	}
 	// Shadow rules are compiled and checked exactly as allow rules: a team
 	// trying a stricter list must write a list it could enforce.
@@ -94,18 +95,18 @@ func (c *compiler) policy(i int, pc *PolicyConfig, n *yaml.Node, place string, g
 		c.fail(yamlshape.Line(shadow, line), place+": shadow", "empty shadow: remove the key, or list the rules to evaluate beside allow")
 	}
 	for j := range pc.Shadow {
-		p.shadow = append(p.shadow, c.rule(&pc.Shadow[j], yamlshape.Line(yamlshape.Item(shadow, j), line), yamlshape.At(place, "shadow"+yamlshape.Index(j)), pc.AllowAnyRepository))
+		p.Shadow = append(p.Shadow, c.rule(&pc.Shadow[j], yamlshape.Line(yamlshape.Item(shadow, j), line), yamlshape.At(place, "shadow"+yamlshape.Index(j)), pc.AllowAnyRepository))
 	}
 	return p
 }
 
 // rule compiles one allow or shadow rule and checks that it pins the owner.
-func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bool) rule {
+func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bool) policy.Rule {
 	if len(rc.Conditions) == 0 {
 		c.fail(line, place, "empty rule: list at least one claim condition")
-		return rule{}
+		return policy.Rule{}
 	}
-	var r rule
+	var r policy.Rule
 	pinned, pinnedByID, broken := false, false, false
 	properties := false // a condition names a claim without a field: a repo_property_* one, or unknown
 	var unknown []string
@@ -138,7 +139,7 @@ func (c *compiler) rule(rc *RuleConfig, line int, place string, anyRepository bo
 			broken = true
 			continue
 		}
-		r.conds = append(r.conds, condition{field: f, name: cc.Claim, m: m, text: cc.Value.String()})
+		r.Conds = append(r.Conds, policy.Condition{Field: f, Name: cc.Claim, M: m, Text: cc.Value.String()})
 		if pins {
 			pinned = true
 			pinnedByID = pinnedByID || f != claims.FieldRepository && f != claims.FieldRepositoryOwner

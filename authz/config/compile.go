@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"errors"
@@ -9,11 +9,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/actions-authz/actions-authz/authz/internal/httpsyntax"
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/authz/internal/yamlshape"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
-// compiler validates a decoded configuration and compiles it into an Engine,
+// compiler validates a decoded configuration and compiles its policy,
 // collecting every problem rather than stopping at the first. root is the
 // file's node tree, for line numbers.
 type compiler struct {
@@ -37,16 +38,16 @@ func (c *compiler) warn(line int, place, msg string) {
 	c.warnings = append(c.warnings, (&yamlshape.Problem{Line: line, Place: place, Msg: msg}).Error())
 }
 
-// compile validates cfg and returns its Engine; the Engine is only
-// meaningful when no problem was recorded.
-func (c *compiler) compile(cfg *Config) *Engine {
+// compile validates cfg and returns its compiled policy, only meaningful
+// when no problem was recorded.
+func (c *compiler) compile(cfg *Config) *policy.Compiled {
 	c.server(&cfg.Server, yamlshape.Child(c.root, "server"))
 	c.verifier(cfg)
 	c.token(&cfg.Token, yamlshape.Child(c.root, "token"))
 	c.cache(&cfg.Cache, yamlshape.Child(c.root, "cache"))
 	c.log(&cfg.Log, yamlshape.Child(c.root, "log"))
 	c.telemetry(&cfg.Telemetry, yamlshape.Child(c.root, "telemetry"))
-	e := &Engine{tokenHeader: cfg.Token.Header, removeToken: *cfg.Upstream.RemoveToken}
+	e := &policy.Compiled{TokenHeader: cfg.Token.Header, RemoveToken: *cfg.Upstream.RemoveToken}
 	c.upstream(e, &cfg.Upstream, yamlshape.Child(c.root, "upstream"))
 	c.policies(e, cfg, yamlshape.Child(c.root, "policies"))
 	return e
@@ -182,14 +183,14 @@ func (c *compiler) telemetry(t *TelemetryConfig, n *yaml.Node) {
 	}
 }
 
-func (c *compiler) upstream(e *Engine, u *UpstreamConfig, n *yaml.Node) {
+func (c *compiler) upstream(e *policy.Compiled, u *UpstreamConfig, n *yaml.Node) {
 	line := yamlshape.Line(n, 0)
-	e.prefix = u.HeaderPrefix
+	e.Prefix = u.HeaderPrefix
 	if !httpsyntax.IsToken(u.HeaderPrefix) {
 		c.fail(yamlshape.Line(yamlshape.Child(n, "header_prefix"), line), "upstream: header_prefix", "invalid header name prefix "+strconv.Quote(u.HeaderPrefix))
 	}
 	claimsNode := yamlshape.Child(n, "claims")
-	e.setNames = make(map[string]struct{}, len(u.Claims))
+	e.SetNames = make(map[string]struct{}, len(u.Claims))
 	for i, name := range u.Claims {
 		place := "upstream: claims" + yamlshape.Index(i)
 		f, ok := claims.LookupField(name)
@@ -202,19 +203,19 @@ func (c *compiler) upstream(e *Engine, u *UpstreamConfig, n *yaml.Node) {
 			continue
 		}
 		h := strings.ToLower(u.HeaderPrefix + strings.ReplaceAll(name, "_", "-"))
-		if _, dup := e.setNames[h]; dup {
+		if _, dup := e.SetNames[h]; dup {
 			c.fail(yamlshape.Line(yamlshape.Item(claimsNode, i), line), place, "claim "+strconv.Quote(name)+" is listed twice")
 			continue
 		}
-		e.setNames[h] = struct{}{}
-		e.upstream = append(e.upstream, upstreamHeader{name: h, field: f, claim: name})
+		e.SetNames[h] = struct{}{}
+		e.Upstream = append(e.Upstream, policy.UpstreamHeader{Name: h, Field: f, Claim: name})
 	}
 	tokenLine := yamlshape.Line(yamlshape.Child(yamlshape.Child(c.root, "token"), "header"), line)
 	switch {
-	case hasKey(e.setNames, e.tokenHeader):
-		c.fail(tokenLine, "token: header", strconv.Quote(e.tokenHeader)+" is also an upstream identity header")
-	case strings.HasPrefix(e.tokenHeader, e.prefix) && !e.removeToken:
-		c.fail(tokenLine, "token: header", strconv.Quote(e.tokenHeader)+" starts with upstream.header_prefix, so it is always removed; remove_token: false cannot keep it")
+	case hasKey(e.SetNames, e.TokenHeader):
+		c.fail(tokenLine, "token: header", strconv.Quote(e.TokenHeader)+" is also an upstream identity header")
+	case strings.HasPrefix(e.TokenHeader, e.Prefix) && !e.RemoveToken:
+		c.fail(tokenLine, "token: header", strconv.Quote(e.TokenHeader)+" starts with upstream.header_prefix, so it is always removed; remove_token: false cannot keep it")
 	}
 }
 

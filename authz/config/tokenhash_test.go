@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -42,11 +43,11 @@ func TestAuthorizeTokenHash(t *testing.T) {
 
 func testAuthorizeTokenHash(t *testing.T, summing bool) {
 	const good, bad = "aaa.bbb.ccc", "ddd.eee.fff"
-	var v TokenVerifier = staticVerifier{good, tok()}
+	var v authz.TokenVerifier = staticVerifier{good, tok()}
 	if summing {
 		v = summingVerifier{staticVerifier{good, tok()}}
 	}
-	a := NewAuthorizer(v, loadEngine(t, "valid.yaml"))
+	a := authz.NewAuthorizer(v, loadEngine(t, "valid.yaml"))
 	hexHash := func(raw string) string {
 		sum := sha256.Sum256([]byte(raw))
 		return hex.EncodeToString(sum[:])[:12]
@@ -54,17 +55,17 @@ func testAuthorizeTokenHash(t *testing.T, summing bool) {
 	tests := []struct {
 		name    string
 		auth    string
-		outcome Outcome
+		outcome authz.Outcome
 		hash    string
 	}{
-		{"allowed", "Bearer " + good, Allow, hexHash(good)},
-		{"refused token", "Bearer " + bad, Unauthenticated, hexHash(bad)},
-		{"no token", "", Unauthenticated, ""},
-		{"not a bearer token", "Basic dXNlcjpwYXNz", Unauthenticated, ""},
+		{"allowed", "Bearer " + good, authz.Allow, hexHash(good)},
+		{"refused token", "Bearer " + bad, authz.Unauthenticated, hexHash(bad)},
+		{"no token", "", authz.Unauthenticated, ""},
+		{"not a bearer token", "Basic dXNlcjpwYXNz", authz.Unauthenticated, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := a.Authorize(context.Background(), Request{Policy: "deploy", Headers: map[string]string{"authorization": tt.auth}})
+			d := a.Authorize(context.Background(), authz.Request{Policy: "deploy", Headers: map[string]string{"authorization": tt.auth}})
 			if d.Outcome != tt.outcome {
 				t.Errorf("Outcome = %v, want %v", d.Outcome, tt.outcome)
 			}
@@ -80,7 +81,7 @@ func testAuthorizeTokenHash(t *testing.T, summing bool) {
 
 func TestHashTokenAllocations(t *testing.T) {
 	raw := string(make([]byte, 1200))
-	if n := testing.AllocsPerRun(100, func() { HashToken(raw) }); n > 0 {
+	if n := testing.AllocsPerRun(100, func() { authz.HashToken(raw) }); n > 0 {
 		t.Errorf("HashToken allocates %v times, want 0", n)
 	}
 }
@@ -89,11 +90,11 @@ func TestHashTokenAllocations(t *testing.T) {
 func TestAuthorizerReplace(t *testing.T) {
 	const first, second = "first.token.x", "second.token.x"
 	e := loadEngine(t, "valid.yaml")
-	a := NewAuthorizer(staticVerifier{first, tok()}, e)
-	decide := func(raw string) Outcome {
-		return a.Authorize(context.Background(), Request{Policy: "deploy", Headers: map[string]string{"authorization": "Bearer " + raw}}).Outcome
+	a := authz.NewAuthorizer(staticVerifier{first, tok()}, e)
+	decide := func(raw string) authz.Outcome {
+		return a.Authorize(context.Background(), authz.Request{Policy: "deploy", Headers: map[string]string{"authorization": "Bearer " + raw}}).Outcome
 	}
-	if decide(first) != Allow || decide(second) != Unauthenticated {
+	if decide(first) != authz.Allow || decide(second) != authz.Unauthenticated {
 		t.Fatal("the first verifier does not answer")
 	}
 
@@ -110,16 +111,16 @@ policies:
 	if a.Engine() != stricter {
 		t.Error("Engine() is not the engine just set")
 	}
-	if got := decide(first); got != Deny {
+	if got := decide(first); got != authz.Deny {
 		t.Errorf("after SetEngine: %v, want deny by the new policy with the old verifier", got)
 	}
 
 	v2 := staticVerifier{second, tok()}
 	a.Replace(v2, e)
-	if a.Verifier() != TokenVerifier(v2) || a.Engine() != e {
+	if a.Verifier() != authz.TokenVerifier(v2) || a.Engine() != e {
 		t.Error("Replace did not install both")
 	}
-	if decide(first) != Unauthenticated || decide(second) != Allow {
+	if decide(first) != authz.Unauthenticated || decide(second) != authz.Allow {
 		t.Error("after Replace the old verifier still answers")
 	}
 }
@@ -130,7 +131,7 @@ func TestConfigHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := LoadConfig(path)
+	cfg, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestConfigHash(t *testing.T) {
 	if got, want := cfg.Hash(), hex.EncodeToString(sum[:]); got != want {
 		t.Errorf("Hash() = %s, want %s", got, want)
 	}
-	changed, err := ParseConfig(append(data, "\n# a comment\n"...))
+	changed, err := Parse(append(data, "\n# a comment\n"...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,4 +153,4 @@ func TestConfigHash(t *testing.T) {
 
 // A *claims.Verifier must stay a SummingVerifier, or every Check hashes the
 // token twice.
-var _ SummingVerifier = (*claims.Verifier)(nil)
+var _ authz.SummingVerifier = (*claims.Verifier)(nil)

@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"fmt"
@@ -46,12 +46,12 @@ func TestParseConfigBounds(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig([]byte(tc.doc))
+			_, err := Parse([]byte(tc.doc))
 			switch {
 			case tc.want == "" && err != nil:
-				t.Fatalf("ParseConfig: %v", err)
+				t.Fatalf("Parse: %v", err)
 			case tc.want != "" && err == nil:
-				t.Fatalf("ParseConfig accepted the document, want an error containing %q", tc.want)
+				t.Fatalf("Parse accepted the document, want an error containing %q", tc.want)
 			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
@@ -64,8 +64,8 @@ func TestParseConfigBounds(t *testing.T) {
 func TestParseConfigUnclosedQuote(t *testing.T) {
 	doc := "issuers: [{url: https://token.actions.githubusercontent.com}]\naudiences: [x]\n" +
 		"policies:\n  - name: p\n    allow:\n      - repository_owner_id: \"1\"\n        ref: {regex: 'refs/.\\Qmain'}\n"
-	_, err := ParseConfig([]byte(doc))
+	_, err := Parse([]byte(doc))
 	if err == nil || !strings.Contains(err.Error(), `line 7: policy "p" (policies[0]): allow[0]: ref: invalid regex`) {
-		t.Fatalf("ParseConfig = %v, want an invalid regex error on line 7", err)
+		t.Fatalf("Parse = %v, want an invalid regex error on line 7", err)
 	}
 }

@@ -1,10 +1,11 @@
-package authz
+package config
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/actions-authz/actions-authz/authz/internal/match"
+	"github.com/actions-authz/actions-authz/authz/internal/policy"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -66,9 +67,9 @@ func TestMatching(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			k := condition{field: claims.FieldRef, m: m}
+			k := policy.Condition{Field: claims.FieldRef, M: m}
 			c := &claims.Claims{Ref: tt.claim}
-			if got := k.holds(c); got != tt.want {
+			if got := k.Holds(c); got != tt.want {
 				t.Errorf("%s against %q = %v, want %v", tt.value, tt.claim, got, tt.want)
 			}
 		})
@@ -86,8 +87,8 @@ func TestAbsentClaimNeverMatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		k := condition{field: claims.FieldEnvironment, m: m}
-		if k.holds(&claims.Claims{}) {
+		k := policy.Condition{Field: claims.FieldEnvironment, M: m}
+		if k.Holds(&claims.Claims{}) {
 			t.Errorf("%s holds for an absent environment", v)
 		}
 	}

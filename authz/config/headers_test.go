@@ -1,4 +1,4 @@
-package authz
+package config
 
 import (
 	"strconv"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims"
 )
 
@@ -20,9 +21,9 @@ func spoofed(n int) map[string]string {
 	return h
 }
 
-// TestRemoveListed checks the removal list on its own terms: sorted, each
-// name once, the token header among them, whatever case and however many
-// times a front door sent the names.
+// TestRemoveListed checks the removal list of an allowed request on its own
+// terms: sorted, each name once, the token header among them, whatever case
+// and however many times a front door sent the names.
 func TestRemoveListed(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -44,8 +45,12 @@ func TestRemoveListed(t *testing.T) {
 			if tc.file == "loopback.yaml" {
 				c = tok(aud("dev"), func(c *claims.Claims) { c.RepositoryOwnerID = "1" })
 			}
-			_, remove := e.headers(c, tc.headers)
-			if diff := cmp.Diff(tc.want, remove); diff != "" {
+			policy := map[string]string{"valid.yaml": "deploy", "loopback.yaml": "dev"}[tc.file]
+			d := e.Decide(authz.Input{Request: authz.Request{Policy: policy, Headers: tc.headers}, Claims: c})
+			if d.Outcome != authz.Allow {
+				t.Fatalf("%v %s, want allow", d.Outcome, d.Reason)
+			}
+			if diff := cmp.Diff(tc.want, d.Remove); diff != "" {
 				t.Errorf("remove (-want +got):\n%s", diff)
 			}
 		})
@@ -62,9 +67,9 @@ func TestRemoveListed(t *testing.T) {
 func TestRemoveLinear(t *testing.T) {
 	e := loadEngine(t, "valid.yaml")
 	for _, n := range []int{1, 50, 5_000} {
-		in := Input{Request: Request{Policy: "deploy", Headers: spoofed(n)}, Claims: tok()}
+		in := authz.Input{Request: authz.Request{Policy: "deploy", Headers: spoofed(n)}, Claims: tok()}
 		d := e.Decide(in)
-		if d.Outcome != Allow || len(d.Remove) != n+1 {
+		if d.Outcome != authz.Allow || len(d.Remove) != n+1 {
 			t.Fatalf("%d spoofed headers: %v %s, %d removed; want allow and %d removed", n, d.Outcome, d.Reason, len(d.Remove), n+1)
 		}
 		if got := testing.AllocsPerRun(10, func() { e.Decide(in) }); got > 2 {
@@ -79,7 +84,7 @@ func TestRemoveLinear(t *testing.T) {
 func BenchmarkDecideSpoofed(b *testing.B) {
 	e := loadEngine(b, "valid.yaml")
 	for _, n := range []int{500, 5_000} {
-		in := Input{Request: Request{Policy: "deploy", Headers: spoofed(n)}, Claims: tok()}
+		in := authz.Input{Request: authz.Request{Policy: "deploy", Headers: spoofed(n)}, Claims: tok()}
 		b.Run("headers="+strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -96,8 +101,8 @@ func BenchmarkDecideSpoofed(b *testing.B) {
 func TestDecideEncodesHeaderValues(t *testing.T) {
 	e := loadEngine(t, "valid.yaml")
 	c := tok(aud("artifacts"), func(c *claims.Claims) { c.Environment = "prod\u2028uction"; c.Actor = "100%" })
-	d := e.Decide(Input{Request: Request{Policy: "artifacts"}, Claims: c})
-	if d.Outcome != Allow {
+	d := e.Decide(authz.Input{Request: authz.Request{Policy: "artifacts"}, Claims: c})
+	if d.Outcome != authz.Allow {
 		t.Fatalf("Decide = %v %s, want allow", d.Outcome, d.Reason)
 	}
 	got := map[string]string{}
