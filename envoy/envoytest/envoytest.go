@@ -6,6 +6,7 @@
 package envoytest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -47,7 +49,18 @@ func ServeGRPC(t testing.TB, srv authv3.AuthorizationServer, opts ...grpc.Server
 	authv3.RegisterAuthorizationServer(gs, srv)
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return Dial(t, lis.Addr().String(), nil)
+}
+
+// Dial returns a client of the Check server at addr, over TLS with
+// clientTLS or in plain text when it is nil, closed when the test ends.
+func Dial(t testing.TB, addr string, clientTLS *tls.Config) authv3.AuthorizationClient {
+	t.Helper()
+	creds := insecure.NewCredentials()
+	if clientTLS != nil {
+		creds = credentials.NewTLS(clientTLS)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,12 +17,10 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.yaml.in/yaml/v3"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 	"github.com/actions-authz/actions-authz/envoy/localstack"
 	"github.com/actions-authz/actions-authz/internal/testpki"
 )
@@ -176,18 +174,9 @@ func TestMTLS(t *testing.T) {
 // clientTLS or in plain text when it is nil.
 func check(t *testing.T, addr string, clientTLS *tls.Config) (*authv3.CheckResponse, error) {
 	t.Helper()
-	creds := insecure.NewCredentials()
-	if clientTLS != nil {
-		creds = credentials.NewTLS(clientTLS)
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+	return envoytest.Dial(t, addr, clientTLS).Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 		ContextExtensions: map[string]string{"policy": "default"},
 		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
 			Method: "GET", Host: "private.example.test", Path: "/hello", Scheme: "http",

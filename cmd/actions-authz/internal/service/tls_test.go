@@ -16,8 +16,6 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/actions-authz/actions-authz/authz"
@@ -25,6 +23,7 @@ import (
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 	"github.com/actions-authz/actions-authz/envoy"
+	"github.com/actions-authz/actions-authz/envoy/envoytest"
 	"github.com/actions-authz/actions-authz/internal/testpki"
 )
 
@@ -111,18 +110,9 @@ policies:
 // text when it is nil, and returns the call's error.
 func checkOver(t *testing.T, addr string, clientTLS *tls.Config) error {
 	t.Helper()
-	creds := insecure.NewCredentials()
-	if clientTLS != nil {
-		creds = credentials.NewTLS(clientTLS)
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+	resp, err := envoytest.Dial(t, addr, clientTLS).Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
 			Method: "GET", Host: "svc", Path: "/x", Headers: map[string]string{"authorization": "Bearer a.b.c"},
 		}},
