@@ -42,7 +42,7 @@ FUZZTIME     ?= 30s
 ENVOY_VERSION := $(shell cat envoy/ENVOY_VERSION)
 ENVOY_VENV    := .cache/envoy-$(ENVOY_VERSION)
 
-.PHONY: all build run test test-resilience bench bench-envoy load lint vuln fuzz fmt up down stack envoy release-snapshot release-check clean
+.PHONY: all build run test test-resilience bench bench-compare bench-envoy load lint vuln fuzz fmt up down stack envoy release-snapshot release-check clean
 
 all: build
 
@@ -168,6 +168,10 @@ release-snapshot: ## Release binaries (linux, darwin; amd64, arm64), their Cyclo
 	done
 	cd $(DIST) && LC_ALL=C sha256sum actions-authz_* > SHA256SUMS
 	@cat $(DIST)/SHA256SUMS
+
+bench-compare: ## make bench's benchmarks at BASE (a commit) and in the working tree, interleaved, through benchstat (make bench-compare BASE=v1.2.0 ROUNDS=6)
+	@test -n "$(BASE)" || { echo 'bench-compare: set BASE, for example BASE=main'; exit 2; }
+	bash .ci/bench-compare $(BASE) $(or $(ROUNDS),6)
 
 release-check: ## Build the release twice, the second time from another copy of the source with every package rebuilt, and compare the bytes
 	bash .ci/release-check
