@@ -12,11 +12,13 @@ TAGS    ?= vtprotobuf
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 # actionlint checks the GitHub workflows. It runs shellcheck on their run:
-# scripts only when SHELLCHECK names it (.ci/run does), so that the result
-# does not depend on what happens to be installed.
+# scripts, and make lint on SCRIPTS, only when SHELLCHECK names it (.ci/run
+# does), so that the result does not depend on what happens to be installed.
 ACTIONLINT  := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 SHELLCHECK  ?=
 WORKFLOWS   := $(wildcard .github/workflows/*.yml examples/workflow/.github/workflows/*.yml)
+# The shell scripts, which make lint gives to shellcheck when SHELLCHECK is set.
+SCRIPTS     := .ci/run .ci/release-check .ci/smoke-make-run .ci/bench-compare $(wildcard examples/*/*.sh)
 
 # Releases (make release-snapshot; the release workflow runs the same target):
 # one static binary per target, a CycloneDX SBOM of each, read from the
@@ -119,6 +121,7 @@ lint: ## Static checks: gofmt, go vet, staticcheck, actionlint on the GitHub wor
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(ACTIONLINT) -shellcheck='$(SHELLCHECK)' -pyflakes= $(WORKFLOWS)
+	$(if $(SHELLCHECK),$(SHELLCHECK) $(SCRIPTS))
 	@! git ls-files -z | xargs -0 file --mime-type | grep -E ': application/x-(executable|pie-executable|sharedlib|mach-binary)' || { echo 'lint: the files above are built binaries; git rm --cached them'; exit 1; }
 	@! grep -nE '^[[:space:]-]*uses:' $(WORKFLOWS) | grep -vE 'uses: [^ @]+@[0-9a-f]{40} # v[0-9]' || { echo 'workflows: pin every action by commit SHA, with its version in a comment'; exit 1; }
 

@@ -78,7 +78,7 @@ load() { # load NAME PORT ARGS...
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-serve cached $PORT $((PORT + 1)) --config "$(config cached)" --dev --dev-addr "127.0.0.1:$((PORT + 2))"
+serve cached "$PORT" $((PORT + 1)) --config "$(config cached)" --dev --dev-addr "127.0.0.1:$((PORT + 2))"
 serve uncached $((PORT + 3)) $((PORT + 4)) --config "$(config uncached 'cache: {max_entries: 1}')"
 baseline baseline_uncached $((PORT + 5)) 0
 baseline baseline_cached $((PORT + 6)) 1
@@ -91,7 +91,7 @@ for round in $(seq "$ROUNDS"); do
 	echo "---- round $round"
 	load uncached $((PORT + 3)) --tokens-file "$tokens" --duration "$DURATION"
 	load baseline_uncached $((PORT + 5)) --tokens-file "$tokens" --duration "$DURATION"
-	load cached $PORT --tokens-file "$tokens" --duration "$DURATION"
+	load cached "$PORT" --tokens-file "$tokens" --duration "$DURATION"
 	load baseline_cached $((PORT + 6)) --tokens-file "$tokens" --duration "$DURATION"
 done
 
