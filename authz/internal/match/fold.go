@@ -126,7 +126,9 @@ func foldLeading(re *syntax.Regexp, need int) int {
 // ranges of what they match, which run up to unicode.MaxRune as no written
 // class does; adding the folds of those ranges would add "t" back to [^t]
 // (it is the fold of "T", which [^t] holds), so that a case-insensitive
-// [^t] matched every rune.
+// [^t] matched every rune. Only a written class that names U+10FFFF itself,
+// such as [a\x{10FFFF}], is taken for a negated one; it then matches less
+// than (?i) would (that class, neither "a" nor "A"), never more.
 func foldClass(r []rune) []rune {
 	if n := len(r); n > 0 && r[n-1] == unicode.MaxRune {
 		return negateClass(addFolds(negateClass(r)))
