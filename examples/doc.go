@@ -18,6 +18,6 @@
 // code: the end-to-end stacks of envoy/localstack, and forwardauth's
 // TestTrickyPathsEveryDoor, whose subject is the front doors, over the
 // forward-auth examples' policy. So does the check of the mTLS example's
-// keepalive against the server's minimum, which only cmd/actions-authz
-// sees.
+// keepalive against the server's minimum, which only
+// cmd/actions-authz/internal/service sees.
 package examples

@@ -37,7 +37,7 @@ import (
 // and against this server: it is a valid Cluster, it speaks HTTP/2 with
 // ALPN h2, presents a client certificate and verifies the server's. That
 // its keepalive pings no more often than the server tolerates is checked
-// by cmd/actions-authz's TestEnvoyMTLSExampleKeepalive, beside the
+// by TestEnvoyMTLSExampleKeepalive in cmd/actions-authz/internal/service, beside the
 // server's minimum.
 func TestEnvoyMTLSExample(t *testing.T) {
 	var cl clusterv3.Cluster

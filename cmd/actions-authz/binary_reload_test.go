@@ -23,7 +23,7 @@ import (
 func TestBinaryReloadsOnSIGHUP(t *testing.T) {
 	is := servicetest.NewIssuer(t)
 	// No drain: the test stops it as soon as it has reloaded.
-	p := startBinary(t, "server: {drain_delay: 0s}\n"+ownerConfig(is.URL()))
+	p := startBinary(t, "server: {drain_delay: 0s}\n"+servicetest.OwnerConfig(is.URL()))
 	p.waitReady(t)
 	metrics := func() string {
 		resp, err := http.Get("http://" + p.httpAddr + "/metrics")
@@ -64,7 +64,7 @@ func TestBinaryRefetchesKeysOnSIGHUP(t *testing.T) {
 	p := startBinary(t, fmt.Sprintf(`
 issuers:
   - {url: %q, jwks_url: %q, refresh_interval: 1h}
-`+ownerPolicy, is.URL(), is.Serve(t)))
+`+servicetest.OwnerPolicy, is.URL(), is.Serve(t)))
 	p.waitReady(t)
 	conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

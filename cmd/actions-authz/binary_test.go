@@ -25,6 +25,7 @@ import (
 
 	"github.com/actions-authz/actions-authz/claims/devissuer"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/gctune"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
 // buildBinary compiles the command once per test binary run.
@@ -47,7 +48,7 @@ type process struct {
 	grpcAddr string
 	httpAddr string
 	exited   chan error
-	logs     *syncBuffer
+	logs     *servicetest.SyncBuffer
 }
 
 func startBinary(t *testing.T, config string) *process {
@@ -87,10 +88,10 @@ func startBinaryWith(t *testing.T, config string, args []string, env ...string) 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, exited: make(chan error, 1), logs: &syncBuffer{}}
+	p := &process{cmd: cmd, exited: make(chan error, 1), logs: &servicetest.SyncBuffer{}}
 	addrs := make(chan [2]string, 1)
 	go func() {
-		followLog(stderr, p.logs, addrs)
+		servicetest.FollowLog(stderr, p.logs, addrs)
 		p.exited <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
@@ -155,7 +156,7 @@ server:
 issuers:
   - url: %s
     refresh_min_interval: 1ms
-`+ownerPolicy, srv.URL))
+`+servicetest.OwnerPolicy, srv.URL))
 	p.waitReady(t)
 
 	conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -248,7 +249,7 @@ func TestBinaryNotReadyWithoutKeys(t *testing.T) {
 		http.Error(w, "down", http.StatusBadGateway)
 	}))
 	defer down.Close()
-	p := startBinary(t, ownerConfig(down.URL))
+	p := startBinary(t, servicetest.OwnerConfig(down.URL))
 	time.Sleep(300 * time.Millisecond)
 	resp, err := http.Get("http://" + p.httpAddr + "/readyz")
 	if err != nil {
@@ -279,7 +280,7 @@ func TestBinaryNotReadyWithoutKeys(t *testing.T) {
 func TestBinaryTunesGC(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	defer down.Close()
-	config := ownerConfig(down.URL)
+	config := servicetest.OwnerConfig(down.URL)
 	const off, noLimit = "1.8446744073709552e+19", "9.223372036854776e+18" // -1 and MaxInt64, as Prometheus prints them
 	const tuned, untuned = `"msg":"garbage collection sized for a small heap`, `"msg":"garbage collection as the environment sets it"`
 	for _, tc := range []struct {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
 // TestCheckAndServeAgree: every invalid configuration is refused by check
@@ -50,7 +52,7 @@ func TestCheckAndServeAgree(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeFile(t, t.TempDir(), "config.yaml", head+tc.config)
+			path := servicetest.WriteFile(t, t.TempDir(), "config.yaml", head+tc.config)
 			checkErr := run(context.Background(), []string{"check", "--config", path}, io.Discard, io.Discard)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

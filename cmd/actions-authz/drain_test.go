@@ -19,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
 // TestBinaryDrainsBeforeStopping: on SIGTERM (or Ctrl-C) the binary turns
@@ -57,7 +58,7 @@ func TestBinaryDrainsBeforeStopping(t *testing.T) {
 server:
   drain_delay: %s
   shutdown_grace: 5s
-`, tc.delay)+ownerConfig(srv.URL))
+`, tc.delay)+servicetest.OwnerConfig(srv.URL))
 			p.waitReady(t)
 			conn := dial(t, p.grpcAddr)
 			tok, err := iss.Mint(nil)
@@ -130,7 +131,7 @@ func TestBinaryNoDrainWhenNotReady(t *testing.T) {
 		http.Error(w, "down", http.StatusBadGateway)
 	}))
 	defer down.Close()
-	p := startBinary(t, "server: {drain_delay: 10m}\n"+ownerConfig(down.URL))
+	p := startBinary(t, "server: {drain_delay: 10m}\n"+servicetest.OwnerConfig(down.URL))
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-p.exited:

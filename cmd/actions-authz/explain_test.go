@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
@@ -50,7 +51,7 @@ func mintFile(t *testing.T, iss *devissuer.Issuer, claims map[string]any) (token
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok, writeFile(t, t.TempDir(), "token", tok+"\n")
+	return tok, servicetest.WriteFile(t, t.TempDir(), "token", tok+"\n")
 }
 
 const explainConfig = `
@@ -72,23 +73,23 @@ policies:
 
 func TestExplain(t *testing.T) {
 	dir := t.TempDir()
-	config := writeFile(t, dir, "config.yaml", explainConfig)
+	config := servicetest.WriteFile(t, dir, "config.yaml", explainConfig)
 	iss := issuerFor(t, "https://token.actions.githubusercontent.com", "https://private.example.test")
-	jwks := writeFile(t, dir, "jwks.json", string(iss.JWKS()))
+	jwks := servicetest.WriteFile(t, dir, "jwks.json", string(iss.JWKS()))
 	other := issuerFor(t, "https://token.actions.githubusercontent.com", "other")
-	otherJWKS := writeFile(t, dir, "other-jwks.json", string(other.JWKS()))
+	otherJWKS := servicetest.WriteFile(t, dir, "other-jwks.json", string(other.JWKS()))
 
 	tok, tokFile := mintFile(t, iss, nil)
 	_, strangerFile := mintFile(t, iss, map[string]any{"repository": "evil/repo", "repository_owner_id": "999"})
 	_, prodFile := mintFile(t, iss, map[string]any{"environment": "production"})
 	_, wrongAudFile := mintFile(t, iss, map[string]any{"aud": "https://elsewhere.example"})
-	bearerFile := writeFile(t, dir, "bearer", "Bearer "+tok+"\n")
+	bearerFile := servicetest.WriteFile(t, dir, "bearer", "Bearer "+tok+"\n")
 
-	claimsOK := writeFile(t, dir, "claims.json", `{"iss":"https://token.actions.githubusercontent.com","aud":"https://private.example.test",
+	claimsOK := servicetest.WriteFile(t, dir, "claims.json", `{"iss":"https://token.actions.githubusercontent.com","aud":"https://private.example.test",
 		"sub":"repo:octo-org/octo-repo:ref:refs/heads/main","repository_owner_id":"123456","repository_id":"456789","environment":"production","repo_property_x":"y","chek_run_id":"1"}`)
-	claimsStaging := writeFile(t, dir, "staging.json", `{"aud":"https://private.example.test","repository_owner_id":"123456","repository_id":"456789","environment":"staging"}`)
-	claimsNumber := writeFile(t, dir, "number.json", `{"aud":"https://private.example.test","repository_owner_id":123456}`)
-	claimsNotJSON := writeFile(t, dir, "bad.json", `repository_owner_id: "1"`)
+	claimsStaging := servicetest.WriteFile(t, dir, "staging.json", `{"aud":"https://private.example.test","repository_owner_id":"123456","repository_id":"456789","environment":"staging"}`)
+	claimsNumber := servicetest.WriteFile(t, dir, "number.json", `{"aud":"https://private.example.test","repository_owner_id":123456}`)
+	claimsNotJSON := servicetest.WriteFile(t, dir, "bad.json", `repository_owner_id: "1"`)
 
 	at := func(d time.Duration) string { return rfc3339(issuedAt.Add(d)) }
 	base := []string{"explain", "--config", config}
@@ -268,7 +269,7 @@ func TestExplainFetchesKeys(t *testing.T) {
 	defer srv.Close()
 
 	dir := t.TempDir()
-	config := writeFile(t, dir, "config.yaml", `
+	config := servicetest.WriteFile(t, dir, "config.yaml", `
 issuers:
   - url: `+iss.URL()+`
 audiences: ["https://github.com/octo-org"]
@@ -302,7 +303,7 @@ policies:
 func TestTokenMaxLifetime(t *testing.T) {
 	dir := t.TempDir()
 	iss := issuerFor(t, "https://token.actions.githubusercontent.com", "https://private.example.test")
-	jwks := writeFile(t, dir, "jwks.json", string(iss.JWKS()))
+	jwks := servicetest.WriteFile(t, dir, "jwks.json", string(iss.JWKS()))
 	_, tokFile := mintFile(t, iss, map[string]any{"lifetime": 2 * 3600})
 	tests := []struct {
 		name   string
@@ -315,7 +316,7 @@ func TestTokenMaxLifetime(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			config := writeFile(t, t.TempDir(), "config.yaml", explainConfig+tc.extra)
+			config := servicetest.WriteFile(t, t.TempDir(), "config.yaml", explainConfig+tc.extra)
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), []string{"explain", "--config", config, "--token-file", tokFile,
 				"--jwks-file", jwks, "--at", rfc3339(issuedAt.Add(time.Minute))}, &stdout, &stderr)

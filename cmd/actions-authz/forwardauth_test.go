@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
 // forwardAuthAddr returns the address the binary logged for its forward-auth
@@ -43,7 +44,7 @@ server:
   drain_delay: 0s
 issuers:
   - url: %s
-` + ownerPolicy
+` + servicetest.OwnerPolicy
 	off := startBinary(t, fmt.Sprintf(config, `""`, iss.URL()))
 	if addr := off.forwardAuthAddr(); addr != "" {
 		t.Errorf("forward-auth listening on %s with forward_auth_addr empty", addr)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 	"github.com/actions-authz/actions-authz/internal/cli"
 	"github.com/actions-authz/actions-authz/internal/testpki"
 )
@@ -37,7 +38,7 @@ func TestHealthcheckMTLS(t *testing.T) {
 	addr := lis.Addr().String()
 
 	dir := t.TempDir()
-	write := func(name string, data []byte) string { return writeFile(t, dir, name, string(data)) }
+	write := func(name string, data []byte) string { return servicetest.WriteFile(t, dir, name, string(data)) }
 	ca := write("server-ca.PEM", serverCA.PEM)
 	probe := clientCA.Issue(t, "probe", x509.ExtKeyUsageClientAuth)
 	cert, key := write("probe.crt", probe.CertPEM), write("probe.key", probe.KeyPEM)

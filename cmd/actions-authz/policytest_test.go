@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 	"github.com/actions-authz/actions-authz/internal/cli"
 )
 
@@ -16,9 +17,9 @@ import (
 // moment of their lifetime, and files that are not valid test files.
 func TestPolicyTest(t *testing.T) {
 	dir := t.TempDir()
-	config := writeFile(t, dir, "config.yaml", explainConfig)
+	config := servicetest.WriteFile(t, dir, "config.yaml", explainConfig)
 	iss := issuerFor(t, "https://token.actions.githubusercontent.com", "https://private.example.test")
-	jwks := writeFile(t, dir, "jwks.json", string(iss.JWKS()))
+	jwks := servicetest.WriteFile(t, dir, "jwks.json", string(iss.JWKS()))
 	_, prodToken := mintFile(t, iss, map[string]any{"environment": "production", "repo_property_team": "platform"})
 	during, after := rfc3339(issuedAt.Add(time.Minute)), rfc3339(issuedAt.Add(time.Hour))
 
@@ -161,7 +162,7 @@ func TestPolicyTest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			file := writeFile(t, t.TempDir(), "cases.yaml", strings.TrimPrefix(tt.file, "\n"))
+			file := servicetest.WriteFile(t, t.TempDir(), "cases.yaml", strings.TrimPrefix(tt.file, "\n"))
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), []string{"test", "--config", config, "--jwks-file", jwks, file}, &stdout, &stderr)
 			if got := cli.ExitCode(err); err != nil && got != tt.code || err == nil && tt.code != 0 {
@@ -192,8 +193,8 @@ func inOrder(t *testing.T, what, out string, want []string) {
 }
 
 func TestPolicyTestUsage(t *testing.T) {
-	config := writeFile(t, t.TempDir(), "config.yaml", explainConfig)
-	bad := writeFile(t, t.TempDir(), "bad.yaml", "issuers: []\n")
+	config := servicetest.WriteFile(t, t.TempDir(), "config.yaml", explainConfig)
+	bad := servicetest.WriteFile(t, t.TempDir(), "bad.yaml", "issuers: []\n")
 	for _, args := range [][]string{
 		{"test"},
 		{"test", "--config", config},
@@ -221,7 +222,7 @@ func TestDocsTestExample(t *testing.T) {
 		t.Fatal("docs/commands.md has no test-file example")
 	}
 	example, _, _ := strings.Cut(rest, "```")
-	file := writeFile(t, t.TempDir(), "example.yaml", example)
+	file := servicetest.WriteFile(t, t.TempDir(), "example.yaml", example)
 	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), []string{"test", "--config", "../../examples/policies/custom-properties.yaml", file}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())

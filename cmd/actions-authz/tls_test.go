@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 	"github.com/actions-authz/actions-authz/internal/testpki"
 )
 
@@ -37,15 +38,15 @@ func TestBinaryMTLS(t *testing.T) {
 	}
 	serverCA, clientCA := testpki.NewCA(t, "server CA"), testpki.NewCA(t, "envoy CA")
 	dir, leaf := t.TempDir(), serverCA.Issue(t, "actions-authz", x509.ExtKeyUsageServerAuth)
-	certFile, keyFile := writeFile(t, dir, "tls.crt", string(leaf.CertPEM)), writeFile(t, dir, "tls.key", string(leaf.KeyPEM))
-	clientCAFile := writeFile(t, dir, "client-ca.crt", string(clientCA.PEM))
+	certFile, keyFile := servicetest.WriteFile(t, dir, "tls.crt", string(leaf.CertPEM)), servicetest.WriteFile(t, dir, "tls.key", string(leaf.KeyPEM))
+	clientCAFile := servicetest.WriteFile(t, dir, "client-ca.crt", string(clientCA.PEM))
 
 	p := startBinary(t, fmt.Sprintf(`
 server:
   tls: {cert_file: %q, key_file: %q, client_ca_file: %q}
 issuers:
   - url: %s
-`+ownerPolicy, certFile, keyFile, clientCAFile, srv.URL))
+`+servicetest.OwnerPolicy, certFile, keyFile, clientCAFile, srv.URL))
 	p.waitReady(t)
 	if !strings.Contains(p.logs.String(), `"grpc_tls":"mtls"`) {
 		t.Errorf("the serving log line does not say mtls:\n%s", p.logs.String())
@@ -96,7 +97,7 @@ func TestServeTLSFileMissing(t *testing.T) {
 	config := fmt.Sprintf(`
 server:
   tls: {cert_file: %q, key_file: %q}
-`, filepath.Join(dir, "missing.crt"), filepath.Join(dir, "missing.key")) + ownerConfig(srv.URL)
+`, filepath.Join(dir, "missing.crt"), filepath.Join(dir, "missing.key")) + servicetest.OwnerConfig(srv.URL)
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -28,11 +28,11 @@ const (
 	// grpcHandshakeTimeout bounds the TLS handshake and HTTP/2 preface of a
 	// new connection.
 	grpcHandshakeTimeout = 10 * time.Second
-	// GRPCKeepaliveMinTime is the shortest interval between a client's
+	// grpcKeepaliveMinTime is the shortest interval between a client's
 	// pings that the server tolerates; a client pinging more often is sent
 	// GOAWAY (too_many_pings). Envoy's connection_keepalive interval must
 	// be at least this.
-	GRPCKeepaliveMinTime = 10 * time.Second
+	grpcKeepaliveMinTime = 10 * time.Second
 	// grpcKeepaliveTime and grpcKeepaliveTimeout: the server pings an idle
 	// connection after Time and closes it if no answer comes within Timeout,
 	// so that connections from a vanished Envoy do not pile up.
@@ -56,7 +56,7 @@ func newGRPCServer(tlsCfg *tls.Config, dec envoy.DecoderOptions) *grpc.Server {
 		grpc.MaxConcurrentStreams(grpcMaxConcurrentStreams),
 		grpc.ConnectionTimeout(grpcHandshakeTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
-			MinTime:             GRPCKeepaliveMinTime,
+			MinTime:             grpcKeepaliveMinTime,
 			PermitWithoutStream: true, // Envoy keeps idle connections alive
 		}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{

@@ -102,7 +102,7 @@ func TestGRPCSettings(t *testing.T) {
 }
 
 // TestGRPCKeepaliveEnforcement: a client that pings more often than
-// GRPCKeepaliveMinTime is sent GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
+// grpcKeepaliveMinTime is sent GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
 // and disconnected. The pings here are sent back to back.
 func TestGRPCKeepaliveEnforcement(t *testing.T) {
 	fr, _ := h2conn(t)

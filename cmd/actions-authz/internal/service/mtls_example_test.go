@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"testing"
@@ -11,11 +11,11 @@ import (
 
 // TestEnvoyMTLSExampleKeepalive: the HTTP/2 keepalive of
 // examples/envoy-mtls.yaml pings no more often than this server tolerates.
-// It stays beside grpcKeepaliveMinTime, which only this package sees; the
+// It stays beside grpcKeepaliveMinTime, which no other package sees; the
 // rest of the example's checks are in examples/envoy_test.go.
 func TestEnvoyMTLSExampleKeepalive(t *testing.T) {
 	var cl clusterv3.Cluster
-	envoytest.LoadFile(t, "../../examples/envoy-mtls.yaml", &cl)
+	envoytest.LoadFile(t, "../../../../examples/envoy-mtls.yaml", &cl)
 	var opts httpv3.HttpProtocolOptions
 	if err := cl.GetTypedExtensionProtocolOptions()["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].UnmarshalTo(&opts); err != nil {
 		t.Fatal(err)
