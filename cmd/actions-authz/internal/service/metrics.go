@@ -12,9 +12,9 @@ import (
 	"github.com/actions-authz/actions-authz/metrics"
 )
 
-// NewRegistry returns the registry of the process: the actions-authz
+// newRegistry returns the registry of the process: the actions-authz
 // metrics plus the Go runtime's and the process's.
-func NewRegistry(opts metrics.Options) (*prometheus.Registry, *metrics.Metrics, error) {
+func newRegistry(opts metrics.Options) (*prometheus.Registry, *metrics.Metrics, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, nil, err

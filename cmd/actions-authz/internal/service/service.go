@@ -135,7 +135,7 @@ func (s *Service) build(level *slog.LevelVar) error {
 		s.tracer = tp
 	}
 	s.keys = &keys{}
-	registry, m, err := NewRegistry(metrics.Options{Now: s.opts.TestHooks.Now, Ready: s.keys.Ready,
+	registry, m, err := newRegistry(metrics.Options{Now: s.opts.TestHooks.Now, Ready: s.keys.Ready,
 		Version: s.opts.Version, DroppedLogLines: s.logOut.Dropped})
 	if err != nil {
 		return fmt.Errorf("metrics registry: %w", err)
