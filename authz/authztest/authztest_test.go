@@ -2,22 +2,15 @@ package authztest
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/actions-authz/actions-authz/authz"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/claims/devissuer/devissuertest"
 )
 
 func TestStart(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	iss, err := devissuer.New(devissuer.Options{URL: "http://" + srv.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = iss.Handler()
-	srv.Start()
-	defer srv.Close()
+	iss := devissuertest.Start(t, devissuer.Options{})
 	st := Start(t, `
 issuers: [{url: `+iss.URL()+`}]
 audiences: ["https://github.com/octo-org"]

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/claims/devissuer/devissuertest"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
@@ -21,7 +23,7 @@ import (
 // file did not change (no file event can have caused it), and the reload is
 // counted and logged.
 func TestBinaryReloadsOnSIGHUP(t *testing.T) {
-	is := servicetest.NewIssuer(t)
+	is := devissuertest.Start(t, devissuer.Options{})
 	// No drain: the test stops it as soon as it has reloaded.
 	p := startBinary(t, "server: {drain_delay: 0s}\n"+servicetest.OwnerConfig(is.URL()))
 	p.waitReady(t)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/claims/devissuer/devissuertest"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 	"github.com/actions-authz/actions-authz/internal/cli"
 )
@@ -259,14 +259,7 @@ func TestExplainConfigErrors(t *testing.T) {
 // Without --jwks-file, explain fetches the keys of the token's issuer
 // through discovery, like the service.
 func TestExplainFetchesKeys(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	iss, err := devissuer.New(devissuer.Options{URL: "http://" + srv.Listener.Addr().String(), Now: func() time.Time { return issuedAt }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = iss.Handler()
-	srv.Start()
-	defer srv.Close()
+	iss := devissuertest.Start(t, devissuer.Options{Now: func() time.Time { return issuedAt }})
 
 	dir := t.TempDir()
 	config := servicetest.WriteFile(t, dir, "config.yaml", `
@@ -278,9 +271,9 @@ policies:
     allow:
       - repository_owner_id: "123456"
 `)
-	_, tokFile := mintFile(t, iss, nil)
+	_, tokFile := mintFile(t, iss.Issuer, nil)
 	var stdout, stderr bytes.Buffer
-	err = run(context.Background(), []string{"explain", "--config", config, "--token-file", tokFile, "--policy", "default", "--at", rfc3339(issuedAt.Add(time.Minute))}, &stdout, &stderr)
+	err := run(context.Background(), []string{"explain", "--config", config, "--token-file", tokFile, "--policy", "default", "--at", rfc3339(issuedAt.Add(time.Minute))}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("explain: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
@@ -289,7 +282,7 @@ policies:
 	}
 
 	// An issuer whose keys cannot be had: exit 2, naming the issuer.
-	srv.Close()
+	iss.Down.Store(true)
 	stdout.Reset()
 	err = run(context.Background(), []string{"explain", "--config", config, "--token-file", tokFile, "--policy", "default"}, &stdout, &stderr)
 	if err == nil || cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), iss.URL()) {

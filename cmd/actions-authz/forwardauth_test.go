@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/claims/devissuer/devissuertest"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
@@ -30,14 +30,7 @@ func (p *process) forwardAuthAddr() string {
 }
 
 func TestBinaryForwardAuth(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	iss, err := devissuer.New(devissuer.Options{URL: "http://" + srv.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = iss.Handler()
-	srv.Start()
-	defer srv.Close()
+	iss := devissuertest.Start(t, devissuer.Options{})
 	const config = `
 server:
   forward_auth_addr: %s

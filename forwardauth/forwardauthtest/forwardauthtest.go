@@ -18,7 +18,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -29,6 +28,7 @@ import (
 	"github.com/actions-authz/actions-authz/authz/authztest"
 	"github.com/actions-authz/actions-authz/claims"
 	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/claims/devissuer/devissuertest"
 	"github.com/actions-authz/actions-authz/forwardauth"
 )
 
@@ -36,7 +36,7 @@ import (
 // Authorizer over a policy file. The Down issuer never serves its keys, so
 // its tokens get 503.
 type Stack struct {
-	Good, Down *devissuer.Issuer
+	Good, Down *devissuertest.Server
 	Authorizer *authz.Authorizer
 	// Observed records the decisions of the servers Serve starts.
 	Observed *Observations
@@ -50,8 +50,9 @@ type Stack struct {
 func NewStack(t testing.TB, configPath, goodPlaceholder, downPlaceholder string) *Stack {
 	t.Helper()
 	s := &Stack{Observed: &Observations{}}
-	s.Good = startIssuer(t, false)
-	s.Down = startIssuer(t, true)
+	s.Good = devissuertest.Start(t, devissuer.Options{KeyBits: 2048})
+	s.Down = devissuertest.Start(t, devissuer.Options{KeyBits: 2048})
+	s.Down.Down.Store(true)
 
 	raw, err := os.ReadFile(configPath)
 	if err != nil {
@@ -89,46 +90,17 @@ func NewStack(t testing.TB, configPath, goodPlaceholder, downPlaceholder string)
 	return s
 }
 
-// startIssuer serves a development issuer on loopback; a failing one answers
-// every request with 500.
-func startIssuer(t testing.TB, failing bool) *devissuer.Issuer {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	iss, err := devissuer.New(devissuer.Options{URL: "http://" + srv.Listener.Addr().String(), KeyBits: 2048})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = iss.Handler()
-	if failing {
-		srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "down", http.StatusInternalServerError)
-		})
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return iss
-}
-
 // Mint returns a token of the Good issuer with its default claims, c
 // overriding them.
 func (s *Stack) Mint(t testing.TB, c map[string]any) string {
 	t.Helper()
-	return mint(t, s.Good, c)
+	return s.Good.MustMint(t, c)
 }
 
 // MintDown returns a token of the Down issuer, whose keys never arrive.
 func (s *Stack) MintDown(t testing.TB) string {
 	t.Helper()
-	return mint(t, s.Down, nil)
-}
-
-func mint(t testing.TB, iss *devissuer.Issuer, c map[string]any) string {
-	t.Helper()
-	tok, err := iss.Mint(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return s.Down.MustMint(t, nil)
 }
 
 // Serve runs the forward-auth server over the Authorizer on a loopback port

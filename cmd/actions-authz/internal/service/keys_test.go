@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/actions-authz/actions-authz/claims/claimstest"
+	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/claims/devissuer/devissuertest"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
@@ -16,7 +18,7 @@ import (
 // again once the key set is back. Another issuer, with its own max_stale,
 // is not affected.
 func TestKeysOutageBeyondMaxStale(t *testing.T) {
-	a, b := servicetest.NewIssuer(t), servicetest.NewIssuer(t)
+	a, b := devissuertest.Start(t, devissuer.Options{}), devissuertest.Start(t, devissuer.Options{})
 	clk := claimstest.NewClock(time.Now())
 	s := startService(t, fmt.Sprintf(`
 issuers:
@@ -82,7 +84,7 @@ issuers:
 // old key leaves the published set, its tokens are refused after the next
 // refresh, and the new key's are still allowed.
 func TestKeysRemovedKIDRefused(t *testing.T) {
-	is := servicetest.NewIssuer(t)
+	is := devissuertest.Start(t, devissuer.Options{})
 	s := startService(t, fmt.Sprintf(`
 issuers:
   - {url: %q, refresh_interval: 50ms}

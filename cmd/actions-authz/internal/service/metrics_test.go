@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
+	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/claims/devissuer/devissuertest"
 )
 
 const metricsConfig = `
@@ -33,7 +34,7 @@ policies:
 // TestMetricsEndToEnd drives traffic through the gRPC server, scrapes
 // /metrics and finds every metric of issue 4 with the expected counts.
 func TestMetricsEndToEnd(t *testing.T) {
-	is := servicetest.NewIssuer(t)
+	is := devissuertest.Start(t, devissuer.Options{})
 	config := fmt.Sprintf(metricsConfig, is.URL())
 	s := startService(t, config, TestHooks{Debounce: 20 * time.Millisecond})
 	s.waitReady()
@@ -156,7 +157,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 // DESIGN.md, the token's hash and never the token; log.decisions: deny keeps
 // refusals, dry_run allows and shadow disagreements only.
 func TestDecisionLogLines(t *testing.T) {
-	is := servicetest.NewIssuer(t)
+	is := devissuertest.Start(t, devissuer.Options{})
 	config := fmt.Sprintf(metricsConfig, is.URL())
 	tests := []struct {
 		name      string

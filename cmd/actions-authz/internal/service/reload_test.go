@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/claims/devissuer/devissuertest"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-
-	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 )
 
 // Two versions of one policy, told apart by every allowed answer: v1 allows
@@ -73,7 +73,7 @@ func policyVersion(branch string, status int, resp *authv3.CheckResponse) string
 // client sees the old answers then the new ones, never back; then a broken
 // file is refused and counted, and the new policy keeps answering.
 func TestReloadUnderLoad(t *testing.T) {
-	is := servicetest.NewIssuer(t)
+	is := devissuertest.Start(t, devissuer.Options{})
 	s := startService(t, fmt.Sprintf(policyV1, is.URL()), TestHooks{Debounce: 50 * time.Millisecond})
 	s.waitReady()
 	tokens := map[string]string{
@@ -187,9 +187,9 @@ func TestReloadUnderLoad(t *testing.T) {
 // them; one whose new issuer has no keys is refused and changes nothing,
 // and is taken when written again once the issuer answers.
 func TestReloadIssuers(t *testing.T) {
-	a, b, down := servicetest.NewIssuer(t), servicetest.NewIssuer(t), servicetest.NewIssuer(t)
+	a, b, down := devissuertest.Start(t, devissuer.Options{}), devissuertest.Start(t, devissuer.Options{}), devissuertest.Start(t, devissuer.Options{})
 	down.Down.Store(true)
-	config := func(audience string, issuers ...*servicetest.Issuer) string {
+	config := func(audience string, issuers ...*devissuertest.Server) string {
 		var list strings.Builder
 		for _, is := range issuers {
 			fmt.Fprintf(&list, "  - {url: %q, refresh_interval: 50ms}\n", is.URL())
@@ -233,7 +233,7 @@ policies:
 			}
 		}
 	}
-	keysOf := func(is *servicetest.Issuer) (float64, bool) {
+	keysOf := func(is *devissuertest.Server) (float64, bool) {
 		m, _ := s.scrape()
 		v, ok := m[fmt.Sprintf("actions_authz_jwks_keys{issuer=%q}", is.URL())]
 		return v, ok
@@ -286,7 +286,7 @@ policies:
 // swapping the ..data symbolic link; the file name the service was given
 // never changes.
 func TestReloadConfigMapSymlinkSwap(t *testing.T) {
-	is := servicetest.NewIssuer(t)
+	is := devissuertest.Start(t, devissuer.Options{})
 	dir := t.TempDir()
 	writeVersion := func(name, config string) {
 		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {

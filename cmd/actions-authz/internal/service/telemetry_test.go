@@ -9,6 +9,8 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/actions-authz/actions-authz/claims/devissuer"
+	"github.com/actions-authz/actions-authz/claims/devissuer/devissuertest"
 	"github.com/actions-authz/actions-authz/cmd/actions-authz/internal/servicetest"
 	"github.com/actions-authz/actions-authz/tracing"
 	"github.com/actions-authz/actions-authz/tracing/tracingtest"
@@ -28,7 +30,7 @@ func TestTracesToOTLPReceiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer recv.Stop()
-	is := servicetest.NewIssuer(t)
+	is := devissuertest.Start(t, devissuer.Options{})
 	s := startService(t, servicetest.OwnerConfig(is.URL())+`
 telemetry:
   otlp_endpoint: `+recv.Addr()+`
@@ -94,7 +96,7 @@ telemetry:
 // TestNoTracingNoTraceID: without telemetry, a traceparent changes
 // nothing: the decision line has no trace_id.
 func TestNoTracingNoTraceID(t *testing.T) {
-	is := servicetest.NewIssuer(t)
+	is := devissuertest.Start(t, devissuer.Options{})
 	s := startService(t, servicetest.OwnerConfig(is.URL()), TestHooks{})
 	s.waitReady()
 	if status, _ := s.check(is.MustMint(t, nil), ""); status != 200 {

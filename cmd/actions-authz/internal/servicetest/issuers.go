@@ -9,63 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/actions-authz/actions-authz/claims/devissuer"
 )
-
-// Issuer is a development issuer served by httptest on loopback, whose key
-// set endpoint can be taken down.
-type Issuer struct {
-	*devissuer.Issuer
-	// Down, while set, answers every request with 502.
-	Down atomic.Bool
-	// JWKSCalls counts the requests for the key set.
-	JWKSCalls atomic.Int64
-}
-
-// NewIssuer starts an Issuer for the test.
-func NewIssuer(t *testing.T) *Issuer {
-	t.Helper()
-	is := &Issuer{}
-	srv := httptest.NewUnstartedServer(nil)
-	var err error
-	is.Issuer, err = devissuer.New(devissuer.Options{URL: "http://" + srv.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := is.Handler()
-	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/jwks") {
-			is.JWKSCalls.Add(1)
-		}
-		if is.Down.Load() {
-			http.Error(w, "down", http.StatusBadGateway)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return is
-}
-
-// MustMint returns a token with the given claims over the defaults (a push
-// to main of octo-org/octo-repo, owner ID 123456).
-func (is *Issuer) MustMint(t *testing.T, claims map[string]any) string {
-	t.Helper()
-	tok, err := is.Mint(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
 
 // StaticIssuer is a key set the test controls: the keys it publishes, by
 // kid, in a jwks_file or from an httptest server, and the tokens it signs.
