@@ -108,6 +108,18 @@ func startBinaryWith(t *testing.T, config string, args []string, env ...string) 
 	return p
 }
 
+// waitLog reports whether the binary's log holds s, waiting up to ten
+// seconds for it: the log is written by its own goroutine, and copied
+// into p.logs by another.
+func (p *process) waitLog(s string) bool {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.logs.String(), s); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
 func (p *process) waitReady(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -193,11 +205,8 @@ issuers:
 	if err != nil || codes.Code(resp.GetStatus().GetCode()) != codes.OK {
 		t.Fatalf("Check = %v, %v; want OK\n%s", resp, err, p.logs.String())
 	}
-	// The log is written by its own goroutine: wait for the line.
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.logs.String(), `"msg":"decision"`); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no decision log line:\n%s", p.logs.String())
-		}
+	if !p.waitLog(`"msg":"decision"`) {
+		t.Fatalf("no decision log line:\n%s", p.logs.String())
 	}
 	if strings.Contains(p.logs.String(), tok) {
 		t.Fatal("the token appears in the log")

@@ -95,7 +95,7 @@ server:
 				t.Fatalf("exited during the drain: %v\n%s", err, p.logs.String())
 			default:
 			}
-			if !strings.Contains(p.logs.String(), `"msg":"draining`) {
+			if !p.waitLog(`"msg":"draining`) {
 				t.Errorf("no draining log line:\n%s", p.logs.String())
 			}
 
@@ -115,7 +115,7 @@ server:
 			if !tc.again && time.Since(sent) < tc.delay {
 				t.Errorf("exited %v after SIGTERM, before drain_delay %v", time.Since(sent), tc.delay)
 			}
-			if tc.again && !strings.Contains(p.logs.String(), `"msg":"drain cut short"`) {
+			if tc.again && !p.waitLog(`"msg":"drain cut short"`) {
 				t.Errorf("no \"drain cut short\" log line:\n%s", p.logs.String())
 			}
 		})
